@@ -49,16 +49,9 @@ BT_SAMPLE = [(5, 20), (10, 50), (25, 100), (50, 200)]   # backtesting.py combina
 # ----------------------------------------------------------------------------- data
 
 def real_daily_bars() -> tuple[pd.DataFrame, str]:
-    "AAPL daily bars: the bundled sample, else the AAPL rows of the raw stocks file."
+    "AAPL daily bars: the bundled real sample."
     p = ROOT / "data" / "AAPL_1d.parquet"
-    if p.exists():
-        return pd.read_parquet(p), str(p.relative_to(ROOT))
-    raw = Path("/tmp/dl/raw/stocks/stocks.csv.gz")
-    df = pd.read_csv(raw)
-    df = df[df.Ticker == "AAPL"]
-    idx = pd.DatetimeIndex(pd.to_datetime(df.Date), name="time").tz_localize("UTC")
-    bars = pd.DataFrame({c.lower(): df[c].to_numpy(float) for c in ("Open", "High", "Low", "Close", "Volume")}, index=idx)
-    return bars.sort_index(), f"{raw} (AAPL rows)"
+    return pd.read_parquet(p), str(p.relative_to(ROOT))
 
 
 def synthetic(n: int, seed: int) -> pd.DataFrame:
