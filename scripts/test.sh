@@ -3,7 +3,7 @@
 # CLI, papermill runs and re-runs, offline report in a real browser). What CI runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh dev || exit 1
+scripts/bootstrap.sh dev,image || exit 1
 scripts/system-deps.sh || exit 1
 export PATH="$PWD/.venv/bin:$PATH" OMP_WAIT_POLICY=PASSIVE
 fail=0

@@ -1,0 +1,405 @@
+"""System tests of the image API: `fancy image serve` on a real pipeline, the official `openai` client, and `ImageClient`.
+
+The server runs as a subprocess on a free loopback port with a real diffusers pipeline made by
+fancy_lib.image.model (the shipped weights when present, else its untrained configuration): the PNGs
+checked here are made by a real diffusion pipeline. Step counts are kept small through `extra_body`.
+"""
+import base64
+import io
+import json
+import threading
+import time
+from dataclasses import replace
+
+import httpx
+import numpy as np
+import openai
+import pytest
+from openai import OpenAI
+from PIL import Image
+
+from image_helpers import PROMPT, Upstream, free_port, image_server, real_pipeline_dir, wait_idle
+
+from fancy_lib.image.client import (CapabilityError, ImageClient, ProviderConfig, ProviderError, ProviderResponseError,
+                                    ProviderTimeout, RetryPolicy, is_mock_marked, load_providers)
+from fancy_lib.image.server import read_jsonl
+
+KEY = "sk-test"
+FAST = {"num_inference_steps": 3}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return real_pipeline_dir(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    "The server as deployed: several requests at once, a generous timeout."
+    with image_server(model_dir, tmp_path_factory.mktemp("server"), "--max-concurrency", 4, "--timeout", 60,
+                      "--batch-window-ms", 20) as (base, usage, _):
+        yield {"base": base, "usage": usage}
+
+
+@pytest.fixture(scope="module")
+def tight(model_dir, tmp_path_factory):
+    "A server with one request at a time, a 0.5 s timeout and a 64 KiB body limit."
+    with image_server(model_dir, tmp_path_factory.mktemp("tight"), "--max-concurrency", 1, "--timeout", 0.5,
+                      "--max-body-mb", 0.0625) as (base, usage, _):
+        yield {"base": base, "usage": usage}
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    u = Upstream(hang_s=2.0)
+    yield u
+    u.close()
+
+
+def sdk(base, key=KEY):
+    return OpenAI(base_url=base, api_key=key, max_retries=0, timeout=60)
+
+
+def decode(b64: str) -> Image.Image:
+    im = Image.open(io.BytesIO(base64.b64decode(b64)))
+    im.load()
+    return im
+
+
+def png_bytes(size=(32, 32), colour="white", mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def not_blank(im: Image.Image) -> bool:
+    return float(np.asarray(im.convert("RGB"), dtype=np.float32).std()) > 2.0
+
+
+# -- the official client against the real model ------------------------------------------------------------------
+
+def test_generate_returns_real_pngs_of_the_requested_size(server):
+    r = sdk(server["base"]).images.generate(prompt=PROMPT, n=2, size="32x32", extra_body={**FAST, "seed": 11})
+    assert r.size == "32x32" and r.output_format == "png" and r.created > 0
+    assert r.usage.output_tokens > 0 and r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens
+    ims = [decode(d.b64_json) for d in r.data]
+    assert [im.format for im in ims] == ["PNG", "PNG"] and [im.size for im in ims] == [(32, 32)] * 2
+    assert all(not_blank(im) for im in ims)
+    assert np.asarray(ims[0]).tobytes() != np.asarray(ims[1]).tobytes()
+    # the seed is a parameter: the same request makes the same images
+    again = sdk(server["base"]).images.generate(prompt=PROMPT, n=2, size="32x32", extra_body={**FAST, "seed": 11})
+    assert all(np.array_equal(np.asarray(decode(d.b64_json)), np.asarray(im)) for d, im in zip(again.data, ims))
+
+
+def test_edit_accepts_image_image_array_and_mask(server):
+    c = sdk(server["base"])
+    ref = base64.b64decode(c.images.generate(prompt=PROMPT, extra_body={**FAST, "seed": 1}).data[0].b64_json)
+    single = c.images.edit(image=("ref.png", ref, "image/png"), prompt=PROMPT, extra_body=FAST)            # part 'image'
+    listed = c.images.edit(image=[("ref.png", ref, "image/png")], prompt=PROMPT, extra_body=FAST)          # part 'image[]'
+    mask = Image.new("RGBA", (32, 32), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (8, 8, 24, 24))  # transparent = edit here (OpenAI's convention)
+    buf = io.BytesIO(); mask.save(buf, "PNG")
+    masked = c.images.edit(image=("ref.png", ref, "image/png"), mask=("mask.png", buf.getvalue(), "image/png"), prompt=PROMPT,
+                           n=1, size="32x32", extra_body={**FAST, "seed": 2})
+    for r in (single, listed, masked):
+        im = decode(r.data[0].b64_json)
+        assert im.size == (32, 32) and not_blank(im)
+    # outside the mask the reference is kept
+    out = np.asarray(decode(masked.data[0].b64_json), dtype=np.int16)
+    src = np.asarray(Image.open(io.BytesIO(ref)).convert("RGB"), dtype=np.int16)
+    assert np.abs(out[:4] - src[:4]).max() <= 3
+
+
+def test_what_the_official_client_sends(upstream, server):
+    "Captured from openai 3.57: JSON for generations, multipart with `image[]` for a list, scalars as strings, extras at top level."
+    c = OpenAI(base_url=upstream.url("capture"), api_key=KEY, max_retries=0)
+    c.images.generate(prompt="p", n=2, size="32x32", extra_body={"seed": 3}, extra_headers={"Idempotency-Key": "k1"})
+    c.images.edit(image=[("a.png", b"A", "image/png"), ("b.png", b"B", "image/png")], prompt="p", n=1, extra_body={"strength": 0.5})
+    c.images.edit(image=("a.png", b"A", "image/png"), prompt="p")
+    gen, edit_list, edit_one = upstream.requests[-3:]
+    assert gen["path"] == "/capture/v1/images/generations" and gen["headers"]["content-type"] == "application/json"
+    assert json.loads(gen["body"]) == {"prompt": "p", "n": 2, "size": "32x32", "seed": 3}
+    assert gen["headers"]["idempotency-key"] == "k1" and gen["headers"]["authorization"] == f"Bearer {KEY}"
+    assert edit_list["headers"]["content-type"].startswith("multipart/form-data; boundary=")
+    assert edit_list["body"].count(b'name="image[]"') == 2 and b'name="n"\r\n\r\n1\r\n' in edit_list["body"]
+    assert b'name="strength"\r\n\r\n0.5\r\n' in edit_list["body"]
+    assert b'name="image"; filename="a.png"' in edit_one["body"] and b"image[]" not in edit_one["body"]
+    # and the server refuses a second reference image clearly rather than using one silently
+    ref = png_bytes()
+    with pytest.raises(openai.BadRequestError) as e:
+        sdk(server["base"]).images.edit(image=[("a.png", ref, "image/png"), ("b.png", ref, "image/png")], prompt=PROMPT, extra_body=FAST)
+    assert e.value.body["param"] == "image[]" and "one reference image" in e.value.body["message"]
+
+
+def test_models_health_and_openapi(server):
+    root = server["base"][:-3]
+    h = httpx.get(root + "/health").json()
+    assert h["status"] == "ok" and h["sizes"] == ["32x32"]
+    models = sdk(server["base"]).models.list()
+    assert [m.id for m in models.data] == ["fancy-image"]
+    spec = httpx.get(root + "/openapi.json").json()
+    assert {"/v1/images/generations", "/v1/images/edits", "/v1/models"} <= set(spec["paths"])
+    assert "multipart/form-data" in spec["paths"]["/v1/images/edits"]["post"]["requestBody"]["content"]
+
+
+# -- auth and errors in the OpenAI shape --------------------------------------------------------------------------------
+
+def test_auth_missing_or_wrong_key_is_401_in_openai_shape(server):
+    r = httpx.post(server["base"] + "/images/generations", json={"prompt": PROMPT})
+    assert r.status_code == 401 and set(r.json()["error"]) == {"message", "type", "param", "code"}
+    assert r.json()["error"]["type"] == "authentication_error"
+    assert httpx.get(server["base"] + "/models").status_code == 401
+    with pytest.raises(openai.AuthenticationError) as e:
+        sdk(server["base"], key="sk-wrong").images.generate(prompt=PROMPT, extra_body=FAST)
+    assert e.value.status_code == 401 and e.value.body["code"] == "invalid_api_key"
+    assert "sk-wrong" not in e.value.body["message"]
+
+
+BAD_GENERATIONS = [
+    ({"size": "1024x1024"}, "size", "32x32"),
+    ({"n": 0}, "n", "1 to 10"),
+    ({"n": 11}, "n", "1 to 10"),
+    ({"prompt": ""}, "prompt", "empty"),
+    ({"prompt": "a " * 3000}, "prompt", "characters"),
+    ({"prompt": "a purple elephant"}, "prompt", "elephant"),
+    ({"model": "dall-e-3"}, "model", "fancy-image"),
+    ({"output_format": "gif"}, "output_format", "png, jpeg or webp"),
+    ({"background": "transparent"}, "background", "opaque"),
+    ({"extra_body": {"num_inference_steps": "many"}}, "num_inference_steps", "many"),
+    ({"extra_body": {"num_inference_steps": 10_000}}, "num_inference_steps", "1 to"),
+    ({"extra_body": {"num_inference_step": 3}}, "num_inference_step", "did you mean 'num_inference_steps'"),
+]
+
+
+@pytest.mark.parametrize("change,param,says", BAD_GENERATIONS, ids=[f"{p}-{i}" for i, (_, p, _) in enumerate(BAD_GENERATIONS)])
+def test_bad_generation_is_400_naming_the_field(server, change, param, says):
+    kw = {"prompt": PROMPT, "extra_body": FAST, **change}
+    with pytest.raises(openai.BadRequestError) as e:
+        sdk(server["base"]).images.generate(**kw)
+    assert e.value.status_code == 400 and e.value.body["type"] == "invalid_request_error"
+    assert e.value.body["param"] == param and says in e.value.body["message"]
+
+
+def test_bad_edit_files_are_400_naming_the_part(server):
+    c = sdk(server["base"])
+    with pytest.raises(openai.BadRequestError) as e:
+        c.images.edit(image=("notes.png", b"this is not a picture", "image/png"), prompt=PROMPT, extra_body=FAST)
+    assert e.value.body["param"] == "image" and "not an image" in e.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as e:
+        c.images.edit(image=("a.png", png_bytes((32, 32)), "image/png"), mask=("m.png", png_bytes((16, 16), mode="RGBA"), "image/png"),
+                      prompt=PROMPT, extra_body=FAST)
+    assert e.value.body["param"] == "mask" and "16x16" in e.value.body["message"] and "32x32" in e.value.body["message"]
+    r = httpx.post(server["base"] + "/images/edits", headers={"Authorization": f"Bearer {KEY}"}, json={"prompt": PROMPT})
+    assert r.status_code == 400 and "multipart" in r.json()["error"]["message"]
+    r = httpx.get(server["base"] + "/nowhere", headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_request_too_large_is_413(tight):
+    with pytest.raises(openai.APIStatusError) as e:
+        sdk(tight["base"]).images.edit(image=("big.png", b"\x89PNG" + b"0" * 200_000, "image/png"), prompt=PROMPT)
+    assert e.value.status_code == 413 and e.value.body["code"] == "request_too_large"
+
+
+def test_concurrency_limit_429_with_retry_after_and_timeout_504(tight):
+    "Limit 1: a second request while one runs gets 429 + retry-after; the slow one gets 504 at the 0.5 s timeout."
+    c = sdk(tight["base"])
+    slow_error = {}
+
+    def slow():
+        try: c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": 120})
+        except openai.APIStatusError as e: slow_error["e"] = e
+
+    t = threading.Thread(target=slow)
+    t.start()
+    deadline = time.time() + 10
+    while httpx.get(tight["base"][:-3] + "/health").json()["in_flight"] == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    with pytest.raises(openai.RateLimitError) as e:
+        c.images.generate(prompt=PROMPT, extra_body=FAST)
+    assert e.value.status_code == 429 and int(e.value.response.headers["retry-after"]) >= 1
+    assert e.value.body["type"] == "rate_limit_error"
+    t.join(30)
+    assert slow_error["e"].status_code == 504 and slow_error["e"].body["code"] == "timeout"
+    wait_idle(tight["base"])
+    outcomes = [r.get("outcome") for r in read_jsonl(tight["usage"])]
+    assert "completed_after_timeout" in outcomes  # the compute spent after the 504 is on record too
+
+
+def test_url_response_format_is_served_behind_the_key(server):
+    r = sdk(server["base"]).images.generate(prompt=PROMPT, response_format="url", extra_body=FAST)
+    url = r.data[0].url
+    assert url.startswith(server["base"] + "/images/files/") and len(url.rsplit("/", 1)[1]) > 40
+    assert httpx.get(url).status_code == 401
+    got = httpx.get(url, headers={"Authorization": f"Bearer {KEY}"})
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(got.content)).size == (32, 32)
+    assert httpx.get(url[:-12] + "AAAAAAAA.png", headers={"Authorization": f"Bearer {KEY}"}).status_code == 404
+
+
+def test_usage_records_name_the_key_id_never_the_key(server):
+    sdk(server["base"]).images.generate(prompt=PROMPT, extra_body=FAST)
+    recs = read_jsonl(server["usage"])
+    ok = [r for r in recs if r.get("outcome") == "ok"]
+    assert ok and all(r["api_key_id"].startswith("key_") and r["channel"] == "real" for r in ok)
+    assert {"request_id", "model", "n", "size", "steps", "latency_s", "batch_requests"} <= set(ok[-1])
+    assert any(r["status"] == 400 for r in recs) and any(r["status"] == 401 for r in recs)  # refusals are records too
+    assert KEY not in server["usage"].read_text()
+
+
+def test_compatible_concurrent_requests_share_a_forward_pass(server):
+    h = httpx.get(server["base"][:-3] + "/health").json()
+    if not h["batching"]:
+        pytest.xfail("the pipeline takes a single torch.Generator, so each request runs alone to keep its seed "
+                     "(image.model should accept a list of generators, one per image)")
+    c = sdk(server["base"])
+    with __import__("concurrent.futures").futures.ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda i: c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": 6, "seed": i}), range(4)))
+    recent = [r for r in read_jsonl(server["usage"]) if r.get("steps") == 6 and r.get("outcome") == "ok"]
+    assert max(r["batch_requests"] for r in recent) > 1
+
+
+# -- ImageClient: providers file, idempotency, capability, mock, failures -----------------------------------------------
+
+@pytest.fixture
+def providers(server, upstream, tmp_path, monkeypatch):
+    monkeypatch.setenv("FANCY_TEST_IMAGE_KEY", KEY)
+    (tmp_path / "providers.toml").write_text(f'''
+[providers.local]
+base_url = "{server['base']}"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "fancy-image"
+reference_images = "supported"
+default_size = "32x32"
+prices = {{ "32x32" = 1 }}
+retry = {{ max_attempts = 2, backoff_s = 0.05 }}
+
+[providers.no_reference]
+base_url = "{server['base']}"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "fancy-image"
+reference_images = "unsupported"
+
+[providers.unverified]
+base_url = "{server['base']}"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "fancy-image"
+
+[providers.failing]
+base_url = "{upstream.url('fail')}"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "m"
+retry = {{ max_attempts = 2, backoff_s = 0.01 }}
+
+[providers.hanging]
+base_url = "{upstream.url('hang')}"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "m"
+timeout_s = 0.3
+retry = {{ max_attempts = 2, backoff_s = 0.01 }}
+
+[providers.garbage]
+base_url = "{upstream.url('garbage')}"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "m"
+
+[providers.down]
+base_url = "http://127.0.0.1:{free_port()}/v1"
+api_key_env = "FANCY_TEST_IMAGE_KEY"
+model = "m"
+
+[providers.mock]
+channel = "mock"
+model = "mock-image"
+reference_images = "supported"
+prices = {{ default = 3 }}
+''')
+    return load_providers(tmp_path / "providers.toml")
+
+
+def test_client_generates_and_edits_through_the_real_server(providers, tmp_path):
+    c = ImageClient(providers["local"], usage_log_path=tmp_path / "client.jsonl")
+    g = c.generate(PROMPT, n=2, size="32x32", num_inference_steps=3, seed=5)
+    assert g.channel == "real" and len(g.images) == 2 and all(not_blank(im) for im in g.images)
+    e = c.edit(PROMPT, g.images[0], size="32x32", num_inference_steps=3, strength=0.5)
+    assert e.images[0].size == (32, 32) and e.record.reference_image
+    recs = read_jsonl(tmp_path / "client.jsonl")
+    assert [(r["outcome"], r["channel"], r["certain"], r["credits"]) for r in recs] == [("ok", "real", True, 2), ("ok", "real", True, 1)]
+    assert all(r["provider_request_id"].startswith("req_") for r in recs)
+
+
+def test_idempotent_retry_generates_once(providers, server):
+    c = ImageClient(providers["local"])
+    a = c.generate(PROMPT, num_inference_steps=3, idempotency_key="idem-twice")
+    b = c.generate(PROMPT, num_inference_steps=3, idempotency_key="idem-twice")
+    assert np.array_equal(np.asarray(a.images[0]), np.asarray(b.images[0]))
+    recs = [r for r in read_jsonl(server["usage"]) if r.get("idempotency_key") == "idem-twice"]
+    assert [r["outcome"] for r in recs] == ["ok", "replayed"] and sum(r["images_generated"] for r in recs) == 1
+
+
+def test_retry_after_a_client_timeout_does_not_generate_twice(providers, server):
+    "The first attempt times out on the client after it was sent; the retry carries the same key and joins it."
+    p = replace(providers["local"], timeout_s=0.3, retry=RetryPolicy(max_attempts=8, backoff_s=0.2, max_backoff_s=0.5))
+    r = ImageClient(p).generate(PROMPT, num_inference_steps=60, idempotency_key="idem-slow")
+    assert r.record.outcome == "ok" and r.record.attempts >= 2 and r.record.certain
+    wait_idle(server["base"])
+    recs = [r for r in read_jsonl(server["usage"]) if r.get("idempotency_key") == "idem-slow"]
+    assert sum(r.get("images_generated", 0) for r in recs) == 1
+
+
+def test_capability_rules_refuse_before_sending(providers, server):
+    before = len(read_jsonl(server["usage"]))
+    ref = Image.new("RGB", (32, 32), "white")
+    with pytest.raises(CapabilityError, match="does not accept reference images"):
+        ImageClient(providers["no_reference"]).edit(PROMPT, ref)
+    c = ImageClient(providers["unverified"])
+    with pytest.raises(CapabilityError, match="refused") as e:
+        c.edit(PROMPT, ref)
+    assert "nothing was sent or billed" in str(e.value)
+    assert c.records[-1].outcome == "refused" and c.records[-1].credits == 0 and c.records[-1].certain
+    assert len(read_jsonl(server["usage"])) == before  # the server never heard of them
+    assert ImageClient(providers["unverified"]).generate(PROMPT, num_inference_steps=2).channel == "real"  # no reference: fine
+
+
+def test_mock_channel_is_marked_everywhere_and_free(providers, tmp_path):
+    c = ImageClient(providers["mock"], usage_log_path=tmp_path / "mock.jsonl")
+    r = c.generate(PROMPT, n=2, size="32x32")
+    e = c.edit(PROMPT, Image.new("RGB", (32, 32), "white"), size="32x32")
+    assert all(is_mock_marked(im) for im in r.images + e.images)
+    assert r.channel == r.response["channel"] == "mock" and all(d["channel"] == "mock" for d in r.response["data"])
+    assert [(x["channel"], x["credits"]) for x in read_jsonl(tmp_path / "mock.jsonl")] == [("mock", 0), ("mock", 0)]
+    assert all(".mock." in p.name for p in r.save(tmp_path / "out", "scene"))
+    # and the real model's images do not carry the mark
+    real = ImageClient(providers["local"]).generate(PROMPT, num_inference_steps=2)
+    assert not is_mock_marked(real.images[0])
+
+
+def test_failing_provider_raises_certain_and_is_never_replaced_by_mock(providers, upstream):
+    c = ImageClient(providers["failing"])
+    with pytest.raises(ProviderError, match="answered 500: upstream exploded") as e:
+        c.generate(PROMPT)
+    rec = e.value.record
+    assert (rec.outcome, rec.certain, rec.attempts, rec.channel, rec.status_code) == ("error", True, 2, "real", 500)
+    keys = {q["headers"]["idempotency-key"] for q in upstream.requests if q["path"].startswith("/fail/")}
+    assert len(keys) == 1  # both attempts carried one idempotency key
+
+
+def test_hanging_provider_times_out_uncertain(providers, upstream):
+    with pytest.raises(ProviderTimeout) as e:
+        ImageClient(providers["hanging"]).generate(PROMPT)
+    rec = e.value.record
+    assert (rec.outcome, rec.certain, rec.attempts) == ("error", False, 2)
+    keys = [q["headers"]["idempotency-key"] for q in upstream.requests if q["path"].startswith("/hang/")]
+    assert len(keys) == 2 and len(set(keys)) == 1
+
+
+def test_garbage_answer_is_a_clear_uncertain_error(providers):
+    with pytest.raises(ProviderResponseError, match="not JSON") as e:
+        ImageClient(providers["garbage"]).generate(PROMPT)
+    assert e.value.record.certain is False and e.value.record.outcome == "error"
+
+
+def test_unreachable_provider_is_a_certain_failure(providers):
+    with pytest.raises(ProviderError, match="could not be reached") as e:
+        ImageClient(providers["down"]).generate(PROMPT)
+    assert e.value.record.certain is True and e.value.record.credits_uncertain == 0
