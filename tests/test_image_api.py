@@ -249,14 +249,15 @@ def test_usage_records_name_the_key_id_never_the_key(server):
 
 def test_compatible_concurrent_requests_share_a_forward_pass(server):
     h = httpx.get(server["base"][:-3] + "/health").json()
-    if not h["batching"]:
-        pytest.xfail("the pipeline takes a single torch.Generator, so each request runs alone to keep its seed "
-                     "(image.model should accept a list of generators, one per image)")
+    assert h["batching"], "the pipeline must take one generator per image so that requests can share a forward pass"
     c = sdk(server["base"])
+    gen = lambda i: c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": 6, "seed": i}).data[0].b64_json
     with __import__("concurrent.futures").futures.ThreadPoolExecutor(4) as ex:
-        list(ex.map(lambda i: c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": 6, "seed": i}), range(4)))
+        batched = list(ex.map(gen, range(4)))
     recent = [r for r in read_jsonl(server["usage"]) if r.get("steps") == 6 and r.get("outcome") == "ok"]
     assert max(r["batch_requests"] for r in recent) > 1
+    # a seed means the same image whether the request shared a forward pass or ran alone
+    assert gen(2) == batched[2] and gen(3) == batched[3]
 
 
 # -- ImageClient: providers file, idempotency, capability, mock, failures -----------------------------------------------
