@@ -8,6 +8,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'fancy_lib.backtest.GridResult': ('backtest.html#gridresult', 'fancy_lib/backtest.py'),
                                     'fancy_lib.backtest.GridResult.rerun': ('backtest.html#gridresult.rerun', 'fancy_lib/backtest.py'),
                                     'fancy_lib.backtest._bar_prices': ('backtest.html#_bar_prices', 'fancy_lib/backtest.py'),
+                                    'fancy_lib.backtest._check_mode': ('backtest.html#_check_mode', 'fancy_lib/backtest.py'),
                                     'fancy_lib.backtest._choice': ('backtest.html#_choice', 'fancy_lib/backtest.py'),
                                     'fancy_lib.backtest._common_args': ('backtest.html#_common_args', 'fancy_lib/backtest.py'),
                                     'fancy_lib.backtest._decisions_frame': ('backtest.html#_decisions_frame', 'fancy_lib/backtest.py'),
