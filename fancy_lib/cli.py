@@ -58,7 +58,8 @@ def run_cmd(notebook, parameters, runs_dir, reports_dir, no_report, cell_timeout
 @click.option("--runs-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--reports-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--no-report", is_flag=True)
-def rerun_cmd(run_id, runs_dir, reports_dir, no_report):
+@click.option("--strict", is_flag=True, help="Also fail (exit 1) when the code, the tree or the packages differ, even if every number agrees.")
+def rerun_cmd(run_id, runs_dir, reports_dir, no_report, strict):
     "Re-execute run RUN_ID as it was run and check that every recorded metric is identical."
     try:
         new, cmp = _runs.rerun(run_id, runs_dir=runs_dir, reports_dir=reports_dir, render=not no_report)
@@ -66,7 +67,7 @@ def rerun_cmd(run_id, runs_dir, reports_dir, no_report):
         _fail_input(e)
     click.echo(cmp.summary())
     if new.report: click.echo(f"  report:   {new.report}")
-    sys.exit(0 if cmp.reproduced else 1)
+    sys.exit(0 if cmp.reproduced and not (strict and cmp.warnings) else 1)
 
 @app.command("runs")
 @click.option("--runs-dir", type=click.Path(file_okay=False), default=None)

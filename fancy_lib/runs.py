@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runs.ipynb #27d2f2f2
 from __future__ import annotations
-import hashlib, json, math, os, platform, resource, shutil, subprocess, sys, time, uuid
+import hashlib, json, math, os, platform, re, resource, shutil, subprocess, sys, time, uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,7 +50,7 @@ def write_json_atomic(path: Path, obj) -> Path:
 
 # %% ../nbs/06_runs.ipynb #1da0c34a
 def code_version(root: Path | None = None) -> dict:
-    "Git commit and dirty flag of the checkout at `root` (None values outside a git checkout)."
+    "Git commit and dirty flag of the checkout at `root` (None values outside a git checkout); untracked files count."
     root = Path(root or load_settings().root)
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
@@ -60,7 +60,7 @@ def code_version(root: Path | None = None) -> dict:
         return {"commit": None, "dirty": None, "changed_files": []}
     if head.returncode != 0:
         return {"commit": None, "dirty": None, "changed_files": []}
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=normal")
     changed = [ln[3:] for ln in status.stdout.splitlines() if ln.strip()]
     return {"commit": head.stdout.strip(), "dirty": bool(changed), "changed_files": changed[:50]}
 
@@ -154,9 +154,14 @@ def notebook_parameters(notebook: str | Path) -> dict:
     declared = papermill.inspect_notebook(str(notebook))
     return {k: {"default": v["default"], "type": v["inferred_type_name"]} for k, v in declared.items()}
 
+_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
 def _parse_default(text: str):
-    try: return yaml.safe_load(text)
+    "A parameter value given as text, parsed like YAML; scientific notation such as 1e-3 is a float."
+    try: value = yaml.safe_load(text)
     except yaml.YAMLError: return text
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()): return float(value)
+    return value
 
 def coerce_parameters(notebook: str | Path, given: dict) -> dict:
     "Check `given` against the declared parameters; parse text values; return the values to inject."
@@ -166,9 +171,9 @@ def coerce_parameters(notebook: str | Path, given: dict) -> dict:
         if name not in declared:
             raise RunError(f"parameter '{name}' is not declared in {Path(notebook).name}{did_you_mean(name, declared)}; "
                            f"declared: {', '.join(declared) or 'none'}")
-        if isinstance(value, str):
-            value = _parse_default(value)
         default = _parse_default(declared[name]["default"])
+        if isinstance(value, str) and not isinstance(default, str):  # text for a text parameter stays as typed
+            value = _parse_default(value)
         if default is not None and value is not None:
             dt = type(default)
             if dt is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
@@ -224,6 +229,13 @@ def _env(**kv):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+def _last_started_cell(executed: Path) -> tuple[int | None, str | None]:
+    "Index and source of the last cell papermill started in `executed` (the cell a timeout or a dead kernel stopped)."
+    try: nb = nbformat.read(executed, as_version=4)
+    except Exception: return None, None
+    started = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return (started[-1], nb.cells[started[-1]].source) if started else (None, None)
+
 def _outputs(run_dir: Path) -> list:
     return [{"path": str(p.relative_to(run_dir)), "bytes": p.stat().st_size}
             for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != MANIFEST]
@@ -274,8 +286,9 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, *, runs_d
                              "exec_count": e.exec_count, "cell_source": e.source}
     except Exception as e:  # kernel died, timeout, bad notebook: still a failed run with its reason
         manifest["status"] = "failed"
-        manifest["error"] = {"type": type(e).__name__, "message": str(e), "cell_index": None,
-                             "exec_count": None, "cell_source": None}
+        index, source = _last_started_cell(run_dir / "executed.ipynb")
+        manifest["error"] = {"type": type(e).__name__, "message": str(e), "cell_index": index,
+                             "exec_count": None, "cell_source": source}
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     manifest["timings"].update(finished=_now().isoformat(), wall_s=round(time.perf_counter() - t0, 3),
                                cpu_s=round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3))
