@@ -18,8 +18,9 @@ from .backtest_nb import (simulate_nb, ma_crossover_grid_nb, ma_state_nb, Signal
                                    OrderSide, DECISION_REASON_TEXT, GRID_METRICS)
 
 # %% auto #0
-__all__ = ['EXECUTIONS', 'SIZE_TYPES', 'SIGNAL_NAMES', 'TRADE_COLUMNS', 'DECISION_COLUMNS', 'BacktestError', 'BacktestResult',
-           'backtest', 'backtest_portfolio', 'run_ma_crossover', 'GridResult', 'ma_crossover_grid']
+__all__ = ['EXECUTIONS', 'SIZE_TYPES', 'SIGNAL_NAMES', 'TRADE_COLUMNS', 'DECISION_COLUMNS', 'BacktestError', 'data_provenance',
+           'BacktestResult', 'backtest', 'backtest_portfolio', 'ma_crossover_state', 'run_ma_crossover', 'GridResult',
+           'ma_crossover_grid']
 
 # %% ../nbs/05_backtest.ipynb #6e510f7d
 class BacktestError(FancyError, ValueError):
@@ -49,6 +50,13 @@ def _flag(arg: str, v) -> bool:
     if not isinstance(v, (bool, np.bool_)):
         raise BacktestError(f"{arg} is {v!r}: expected True or False")
     return bool(v)
+
+def data_provenance(bars) -> dict:
+    "Symbol, source and the synthetic flag of bars: from a BarSet, or from the `attrs` that synthetic frames carry."
+    if isinstance(bars, BarSet):
+        return {"symbol": bars.symbol, "source": bars.source, "synthetic": bool(bars.synthetic)}
+    attrs = getattr(bars, "attrs", {}) or {}
+    return {"symbol": attrs.get("symbol"), "source": attrs.get("source"), "synthetic": bool(attrs.get("synthetic", False))}
 
 def _bar_prices(bars, execution: str, what: str = "bars"):
     "(index, open, close) as float64 arrays from a bars DataFrame, a BarSet or a close Series."
@@ -164,11 +172,16 @@ class BacktestResult:
     trades: pd.DataFrame       # one row per trade, the open one (is_open) marked at the last close
     decisions: pd.DataFrame    # one row per signal acted on or refused, in processing order
     metrics: pd.Series         # fancy_lib.metrics.summary of returns, trade PnL and positions
-    params: dict               # the arguments, JSON-ready, for run records and re-runs
+    params: dict               # the arguments, JSON-ready, for run records and re-runs; params['data']: provenance
+
+    @property
+    def synthetic(self) -> bool:
+        "True when any instrument's bars were generated, not real: such results are never reported as real."
+        return bool(self.params.get("data", {}).get("synthetic", False))
 
     def __repr__(self) -> str:
         m = self.metrics
-        return (f"BacktestResult({self.equity.index[0]} -> {self.equity.index[-1]}, {len(self.equity):,} bars: "
+        return (f"BacktestResult({'SYNTHETIC DATA, ' if self.synthetic else ''}{self.equity.index[0]} -> {self.equity.index[-1]}, {len(self.equity):,} bars: "
                 f"final equity {self.equity.iloc[-1]:,.2f}, total return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, "
                 f"max drawdown {m['max_drawdown']:.2%}, {len(self.trades)} trades, {len(self.decisions)} decisions, "
                 f"execution={self.params['execution']!r})")
@@ -302,6 +315,7 @@ def backtest(bars: pd.DataFrame | pd.Series | BarSet, *, entries: pd.Series | No
     ppy = _resolve_ppy(periods_per_year, index, market)
     tradable = _session(session, index)
     p["session"] = session if session is None or isinstance(session, tuple) else "mask"
+    p["data"] = data_provenance(bars)
     two = lambda a: None if a is None else a.reshape(-1, 1)
     return _run(index, open_.reshape(-1, 1), close.reshape(-1, 1), {k: two(v) for k, v in sig.items()}, two(tg),
                 tradable, p, ppy, None)
@@ -352,6 +366,8 @@ def backtest_portfolio(bars: dict[str, pd.DataFrame], *, entries: pd.DataFrame |
     ppy = _resolve_ppy(periods_per_year, index, market)
     tradable = _session(session, index)
     p["session"] = session if session is None or isinstance(session, tuple) else "mask"
+    each = {s: data_provenance(b) for s, b in zip(symbols, bars.values())}
+    p["data"] = {"synthetic": any(d["synthetic"] for d in each.values()), "instruments": each}
     open2d = np.column_stack([o for _, o, _ in prices])
     close2d = np.column_stack([c for _, _, c in prices])
     return _run(index, open2d, close2d, sig, tg, tradable, p, ppy, symbols)
@@ -374,6 +390,12 @@ def _windows(x, name: str) -> list[int]:
         out.append(int(w))
     return out
 
+def ma_crossover_state(bars: pd.DataFrame | pd.Series | BarSet, fast: int, slow: int) -> pd.Series:
+    "True where the fast SMA of close is above the slow SMA (causal: bar t uses closes up to t); the grid's exact rule."
+    f, s = _window(fast, "fast"), _window(slow, "slow")
+    index, _, close = _bar_prices(bars, "same_close")
+    return pd.Series(ma_state_nb(_ro(close), f, s), index=index, name=f"sma{f}>sma{s}")
+
 def run_ma_crossover(bars: pd.DataFrame | pd.Series | BarSet, fast: int, slow: int, *, fee: float = 0.0,
                      slippage: float = 0.0, min_fee: float = 0.0, whole_units: bool = False,
                      execution: str = "next_open", init_cash: float = 100_000.0,
@@ -383,7 +405,7 @@ def run_ma_crossover(bars: pd.DataFrame | pd.Series | BarSet, fast: int, slow: i
     if not f < s:
         raise BacktestError(f"fast={f} and slow={s}: expected fast < slow")
     index, _, close = _bar_prices(bars, _choice(execution, EXECUTIONS, "execution"))
-    state = pd.Series(ma_state_nb(_ro(close), f, s), index=index)
+    state = ma_crossover_state(bars, f, s)
     r = backtest(bars, entries=state, exits=~state, fee=fee, slippage=slippage, min_fee=min_fee, size=1.0,
                  size_type="fraction", whole_units=whole_units, execution=execution, init_cash=init_cash,
                  periods_per_year=periods_per_year, market=market)
@@ -397,6 +419,12 @@ class GridResult:
     equity: pd.DataFrame | None         # (bars, combinations) equity curves when metrics_only=False
     params: dict                        # fee, slippage, min_fee, whole_units, execution, init_cash, periods_per_year, market
     bars: pd.DataFrame | pd.Series = field(repr=False)
+    data: dict = field(default_factory=dict)  # provenance of the bars: symbol, source, synthetic
+
+    @property
+    def synthetic(self) -> bool:
+        "True when the grid ran on generated bars."
+        return bool(self.data.get("synthetic", False))
 
     def rerun(self, fast: int, slow: int) -> BacktestResult:
         "Re-run the (fast, slow) combination through `backtest` with the grid's settings."
@@ -417,6 +445,7 @@ def ma_crossover_grid(bars: pd.DataFrame | pd.Series | BarSet, fast: range | lis
     combos = [(f, s) for f in fw for s in sw if f < s]
     if not combos:
         raise BacktestError(f"no combination with fast < slow: fast in {fw}, slow in {sw}")
+    data = data_provenance(bars)
     if isinstance(bars, BarSet):
         bars = bars.bars
     index, open_, close = _bar_prices(bars, p["execution"])
@@ -434,4 +463,5 @@ def ma_crossover_grid(bars: pd.DataFrame | pd.Series | BarSet, fast: range | lis
     params = {k: p[k] for k in ("fee", "slippage", "min_fee", "whole_units", "execution", "init_cash", "market")}
     params["periods_per_year"] = ppy
     equity = None if metrics_only else pd.DataFrame(eq, index=index, columns=mi)
-    return GridResult(table, equity, params, bars)
+    table.attrs.update(data)
+    return GridResult(table, equity, params, bars, data)

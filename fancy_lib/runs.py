@@ -106,7 +106,9 @@ class RunContext:
             import pandas as pd
             h = hashlib.sha256(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes()).hexdigest()
             desc = {"rows": len(data), "start": data.index.min() if len(data) else None,
-                    "end": data.index.max() if len(data) else None, "content_hash": h, "source": "in-memory frame"}
+                    "end": data.index.max() if len(data) else None, "content_hash": h,
+                    "source": data.attrs.get("source") or "in-memory frame", "synthetic": bool(data.attrs.get("synthetic", False))}
+            if data.attrs.get("symbol"): desc["symbol"] = data.attrs["symbol"]
         else:
             raise RunError(f"record_data('{name}'): got {type(data).__name__}; expected a BarSet or a DataFrame")
         if role: desc["role"] = role
