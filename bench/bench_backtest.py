@@ -26,8 +26,12 @@ process (VmHWM in /proc/self/status, including the interpreter, imports and the 
 do, Linux carries the parent's peak across fork+exec), printed with the RSS just before the timed call so the
 engine's own increment is visible. numba code is warmed up (compiled or loaded from the cache) on
 tiny data before timing, for fancy_lib and for vectorbt alike; fancy_lib's first call in a fresh process is
-reported separately, with and without the on-disk cache. Timings are wall clock on this machine; nothing here
-is asserted.
+reported separately, with and without the on-disk cache. Timings are wall clock on this machine.
+
+The last lines give the verdict on the goals (>= 10x vectorbt end to end, under 1 GB peak on the largest
+series) and on agreement. Speed is reported, never a reason to fail; the script exits 1 only when an
+engine disagrees with fancy_lib for a reason it cannot explain (not a tie, ruin or rounding), because then
+the timings compare different work.
 """
 from __future__ import annotations
 
@@ -293,14 +297,15 @@ def fmt_rate(x: float) -> str:
     return f"{x / 1e6:9.2f} M"
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small data for a smoke run")
     ap.add_argument("--json", help="also write the raw results to this file")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        return worker(*args.worker)
+        worker(*args.worker)
+        return 0
 
     import numba, vectorbt, backtesting
     aapl, aapl_src = real_daily_bars()
@@ -338,6 +343,22 @@ def main() -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+    return verdict(results)
+
+
+def verdict(results: dict) -> int:
+    "Print the goals' verdicts; 1 when any disagreement is unexplained (the timings would compare different work)."
+    name = list(results["runs"])[-1]                       # the largest series
+    runs = results["runs"][name]
+    ratio = min(rate(runs["fancy"]) / rate(runs[k]) for k in ("vectorbt", "vectorbt_lean"))
+    peak = runs["fancy"]["peak_mb"]
+    unexplained = {f"{n}: {k}": a["n_other"] for n, ag in results["agreement"].items() for k, a in ag.items() if a["n_other"]}
+    print(f"\n== verdict on {name}")
+    print(f"  goal >= 10x vectorbt end to end (against vectorbt's faster variant): {'met' if ratio >= 10 else 'NOT met'} ({ratio:,.1f}x)")
+    print(f"  goal peak RSS under 1 GB (whole fancy_lib process): {'met' if peak < 1024 else 'NOT met'} ({peak:,.0f} MB)")
+    print("  agreement: " + ("every disagreement explained (ties, ruin, rounding)" if not unexplained
+                             else "UNEXPLAINED disagreements: " + ", ".join(f"{k} ({v})" for k, v in unexplained.items())))
+    return 1 if unexplained else 0
 
 
 def print_dataset(name: str, runs: dict, agree: dict) -> None:
@@ -399,4 +420,4 @@ def print_first_call(fc: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
