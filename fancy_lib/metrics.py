@@ -178,6 +178,12 @@ def _check_ppy(periods_per_year) -> float:
                            f"(252 daily equity, 365 daily crypto; see periods_per_year())")
     return float(periods_per_year)
 
+def _check_flag(name: str, v) -> bool:
+    "A real boolean: 'no' or 0 must not silently count as a choice."
+    if not isinstance(v, (bool, np.bool_)):
+        raise MetricsError(f"{name} is {v!r}: expected True or False")
+    return bool(v)
+
 def _check_number(name: str, v, lo: float = -math.inf) -> float:
     "A finite real number above `lo`."
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or v <= lo:
@@ -248,7 +254,7 @@ def total_return(returns) -> float | pd.Series:
 def cagr(returns, *, periods_per_year: float, calendar: bool = True) -> float | pd.Series:
     "Compound annual growth rate; years are calendar time on a DatetimeIndex (calendar=False counts observations, as quantstats)."
     p, ppy = _to_panel(returns), _check_ppy(periods_per_year)
-    return p.out(_cagr(p, ppy, calendar))
+    return p.out(_cagr(p, ppy, _check_flag("calendar", calendar)))
 
 # %% ../nbs/03_metrics.ipynb #5fcf590a
 def _moments(p: _Panel, shift: float = 0.0):
@@ -353,7 +359,7 @@ def _drawdown_durations(p: _Panel):
 
 def max_drawdown_duration(returns, *, as_time: bool = False) -> float | pd.Timedelta | pd.Series:
     "Longest peak-to-recovery span (an open drawdown runs to the last bar): bars, or a Timedelta with as_time=True on a DatetimeIndex."
-    p = _to_panel(returns)
+    p, as_time = _to_panel(returns), _check_flag("as_time", as_time)
     if as_time and not isinstance(p.index, pd.DatetimeIndex):
         raise MetricsError(f"as_time=True needs a DatetimeIndex; returns has a {type(p.index).__name__}: use the default (bars)")
     bars, span = _drawdown_durations(p)
@@ -364,7 +370,7 @@ def max_drawdown_duration(returns, *, as_time: bool = False) -> float | pd.Timed
 def calmar(returns, *, periods_per_year: float, calendar: bool = True) -> float | pd.Series:
     "CAGR over |max drawdown| (calendar=False uses quantstats' observation-count CAGR)."
     p, ppy = _to_panel(returns), _check_ppy(periods_per_year)
-    return p.out(_calmar(p, ppy, calendar))
+    return p.out(_calmar(p, ppy, _check_flag("calendar", calendar)))
 
 # %% ../nbs/03_metrics.ipynb #7d9f45a1
 @_njit_sum
@@ -409,7 +415,7 @@ def _q_score(p: _Panel, ppy: float, calendar: bool) -> np.ndarray:
 def q_score(returns, *, periods_per_year: float, calendar: bool = True) -> float | pd.Series:
     "Calmar ratio times stability: CAGR / |max drawdown| × R² of log equity on time (edge cases in the table above)."
     p, ppy = _to_panel(returns), _check_ppy(periods_per_year)
-    return p.out(_q_score(p, ppy, calendar))
+    return p.out(_q_score(p, ppy, _check_flag("calendar", calendar)))
 
 # %% ../nbs/03_metrics.ipynb #30b70189
 _EULER_GAMMA = 0.5772156649015329

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import yaml
 
 from .config import FancyError, did_you_mean, load_settings
@@ -103,7 +104,6 @@ class RunContext:
         if hasattr(data, "describe") and hasattr(data, "content_hash"):
             desc = dict(data.describe())
         elif hasattr(data, "index") and hasattr(data, "to_numpy"):
-            import pandas as pd
             h = hashlib.sha256(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes()).hexdigest()
             desc = {"rows": len(data), "start": data.index.min() if len(data) else None,
                     "end": data.index.max() if len(data) else None, "content_hash": h,
@@ -130,6 +130,11 @@ class RunContext:
 
     def save_table(self, name: str, frame) -> Path | None:
         "Save a DataFrame as Parquet under artifacts/ (kept in memory only when interactive)."
+        if not isinstance(frame, pd.DataFrame):
+            raise RunError(f"save_table('{name}'): got {type(frame).__name__}; expected a pandas DataFrame")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise RunError(f"save_table: name {name!r} is not a plain file name: expected letters, digits, '_', '.', '-' "
+                           f"(no folders, no spaces)")
         if self.run_dir is None: return None
         path = self.run_dir / "artifacts" / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +328,6 @@ def load_run(run_id: str, runs_dir: str | Path | None = None) -> RunRecord:
 
 def list_runs(runs_dir: str | Path | None = None):
     "A DataFrame with one row per run folder: id, notebook, status, times, commit, dirty."
-    import pandas as pd
     runs_dir = Path(runs_dir or load_settings().runs_dir)
     rows = []
     for d in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
