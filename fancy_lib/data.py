@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #6b2ecb91
 from __future__ import annotations
-import gzip, hashlib, json, os, re, tempfile, warnings, zoneinfo
+import gzip, hashlib, json, math, os, re, tempfile, warnings, zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from pandas.tseries.frequencies import to_offset
 from .config import FancyError, did_you_mean, load_settings
 
 # %% auto #0
-__all__ = ['HARD_KINDS', 'SOFT_KINDS', 'ISSUE_KINDS', 'OHLCV', 'LAYOUTS', 'POLICIES', 'DataError', 'DataIssue',
+__all__ = ['HARD_KINDS', 'SOFT_KINDS', 'ISSUE_KINDS', 'OHLCV', 'LAYOUTS', 'POLICIES', 'JUMP_THRESHOLD', 'DataError', 'DataIssue',
            'ValidationReport', 'validate_bars', 'BarSet', 'content_hash', 'load_bars', 'resample_bars', 'list_samples',
            'load_sample']
 
@@ -29,11 +29,12 @@ class DataError(FancyError, ValueError):
 
 HARD_KINDS = ("unsorted", "duplicate", "missing", "high_below", "low_above",
               "negative_volume", "nonpositive_price", "mixed_timezones")
-SOFT_KINDS = ("zero_volume", "gap")
+SOFT_KINDS = ("zero_volume", "gap", "off_grid", "jump")
 ISSUE_KINDS = HARD_KINDS + SOFT_KINDS
 OHLCV = ("open", "high", "low", "close", "volume")
 LAYOUTS = ("auto", "generic", "kline")
 POLICIES = ("raise", "report", "drop", "ffill")
+JUMP_THRESHOLD = math.log(1.5)   # |log(open / previous close)| above this is a 'jump': possible split or bad tick
 
 # %% ../nbs/01_data.ipynb #6d5be9e8
 @dataclass
@@ -157,8 +158,40 @@ def _num(v) -> str:
     v = float(v)
     return repr(int(v)) + ".0" if v.is_integer() and abs(v) < 1e16 else repr(v)
 
+def _check_jump_threshold(x) -> float | None:
+    "The jump threshold as a float, None (check off), or DataError naming the value."
+    if x is None: return None
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)) and np.isfinite(x) and x > 0:
+        return float(x)
+    raise DataError(f"jump_threshold={x!r} is not a positive number: expected the |log(open / previous close)| above which "
+                    f"a bar is reported as a jump, e.g. {JUMP_THRESHOLD:.3f} (= log 1.5, the default), or None to turn the check off")
+
+def _is_utc(zone) -> bool:
+    return zone is None or str(zone) in ("UTC", "Etc/UTC", "utc")
+
+def _wall_ns(ns: np.ndarray, zone) -> np.ndarray:
+    "Wall-clock readings in `zone` (int64 ns, as naive times) of UTC instants given as int64 ns."
+    if _is_utc(zone): return ns
+    return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").tz_convert(zone).tz_localize(None).as_unit("ns").asi8
+
+def _grid_text(step: pd.Timedelta, phase: int, zone, anchor: str) -> str:
+    "Where the bars of the grid start, e.g. 'bars start at :00, :15, :30, :45'."
+    where = "" if _is_utc(zone) else f" {zone} time"
+    for period in (pd.Timedelta("1h"), pd.Timedelta("1D")):
+        if period % step == pd.Timedelta(0) and phase % 1_000_000_000 == 0:
+            starts = [pd.Timedelta(phase + k * step.value, unit="ns") for k in range(period // step)]
+            secs = any(s.seconds % 60 for s in starts)
+            if period == pd.Timedelta("1h"):
+                lab = [f":{s.seconds // 60 % 60:02d}" + (f":{s.seconds % 60:02d}" if secs else "") for s in starts]
+            else:
+                lab = [f"{s.seconds // 3600:02d}:{s.seconds // 60 % 60:02d}" + (f":{s.seconds % 60:02d}" if secs else "") for s in starts]
+            if len(lab) > 6: lab = lab[:3] + ["...", lab[-1]]
+            return f"bars start at {', '.join(lab)}{where}"
+    return f"bars start every {_fmt_td(step)} from {anchor}{where}"
+
 def _find_issues(times: pd.DatetimeIndex, cols: dict, rows: np.ndarray, source: str, freq: str | None,
-                 raw: dict | None = None, check_time: bool = True) -> tuple[list[DataIssue], str | None]:
+                 raw: dict | None = None, check_time: bool = True, jump_threshold: float | None = None,
+                 wall_tz=None) -> tuple[list[DataIssue], str | None]:
     "All defects of the given bars, and the frequency used for gaps (declared or inferred)."
     raw = raw or {}
     times = pd.DatetimeIndex(times).as_unit("ns")
@@ -235,6 +268,32 @@ def _find_issues(times: pd.DatetimeIndex, cols: dict, rows: np.ndarray, source: 
             dur = pd.Timedelta(int(uniq[k + 1] - uniq[k]), unit="ns")
             add(DataIssue("gap", int(rows[i]), "time", dur,
                           f"{at(i)}: gap of {_fmt_td(dur)} after {ts(uniq[k])} (expected a bar every {freq})"))
+        if step is not None and step > pd.Timedelta(0):
+            # the grid: the most common phase of the distinct times modulo the step, on the wall clock (ties: earliest bar)
+            zone = wall_tz if wall_tz is not None else tz
+            phase = _wall_ns(uniq, zone) % step.value
+            ph, first_at, cnt = np.unique(phase, return_index=True, return_counts=True)
+            best = np.flatnonzero(cnt == cnt.max())
+            grid = int(ph[best[np.argmin(first_at[best])]])
+            if (phase != grid).any():
+                text = _grid_text(step, grid, zone, ts(uniq[np.argmax(phase == grid)]))
+                row_phase = phase[np.searchsorted(uniq, tv)]
+                for k in np.flatnonzero(row_phase != grid):
+                    i = pos[k]
+                    add(DataIssue("off_grid", int(rows[i]), "time", pd.Timestamp(times[i]),
+                                  f"{at(i)}: time {ts(tv[k])} is off the {freq} grid ({text})"))
+    if jump_threshold is not None and len(uniq) > 1:
+        seq = pos[first]                                  # first copy of each distinct time, in time order
+        op, cp = o[seq[1:]], c[seq[:-1]]
+        ok = (op > 0) & (cp > 0)                          # NaN and non-positive prices have their own kinds
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = np.where(ok, np.log(np.where(ok, op / cp, 1.0)), 0.0)
+        for k in np.flatnonzero(np.abs(lr) > jump_threshold):
+            i, p = seq[k + 1], seq[k]
+            add(DataIssue("jump", int(rows[i]), "open", float(o[i]),
+                          f"{at(i)}: open {_num(o[i])} vs previous close {_num(c[p])} (row {rows[p]}, {ts(uniq[k])}): "
+                          f"ratio {o[i] / c[p]:.3f}, |log ratio| {abs(lr[k]):.3f} > {jump_threshold:.3f}; "
+                          f"possible split or bad tick, check before computing returns"))
     order = {k: j for j, k in enumerate(ISSUE_KINDS)}
     found.sort(key=lambda d: (d.row if d.row is not None else -1, order[d.kind]))
     return found, freq
@@ -252,18 +311,21 @@ def _require_layout(bars, what: str) -> None:
         raise DataError(f"{what}: bars have no column(s) {', '.join(missing)}{hint}; columns are {', '.join(have) or 'none'}; "
                         f"expected {', '.join(OHLCV)} (lower case)")
 
-def validate_bars(bars: pd.DataFrame, *, freq: str | None = None, source: str = "frame") -> ValidationReport:
+def validate_bars(bars: pd.DataFrame, *, freq: str | None = None, source: str = "frame",
+                  jump_threshold: float | None = JUMP_THRESHOLD) -> ValidationReport:
     "Check bars in the standard layout (DatetimeIndex; open, high, low, close, volume) and report every defect."
     _require_layout(bars, "validate_bars")
     if freq is not None: _offset(freq)
+    jump_threshold = _check_jump_threshold(jump_threshold)
     cols = {k: pd.to_numeric(bars[k], errors="coerce").to_numpy("float64", na_value=np.nan) for k in OHLCV}
-    issues, _ = _find_issues(bars.index, cols, np.arange(1, len(bars) + 1), source, freq)
+    issues, _ = _find_issues(bars.index, cols, np.arange(1, len(bars) + 1), source, freq, jump_threshold=jump_threshold)
     return ValidationReport(source, len(bars), issues)
 
 # %% ../nbs/01_data.ipynb #29845c45
 _TIME_NAMES = ("datetime", "timestamp", "time", "date")
 _KLINE_NAMES = ("open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
                 "trades", "taker_buy_base", "taker_buy_quote", "ignore")
+_KLINE_FIRST = ("open_time", "opentime", "kline_open_time")   # first column names that mean kline layout
 _SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _OFFSET_RE = r":\d{2}(?:\.\d+)?\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"   # a clock time followed by an offset
 
@@ -296,7 +358,7 @@ def _norm(c) -> tuple[str | None, str]:
 def _detect_layout(names: list[str], source: str) -> str:
     bases = [_norm(n)[1] for n in names]
     if any(b in _TIME_NAMES for b in bases): return "generic"
-    if names and (_is_epoch(names[0]) or bases[0] in ("open_time", "opentime", "kline_open_time")): return "kline"
+    if names and (_is_epoch(names[0]) or bases[0] in _KLINE_FIRST): return "kline"
     raise DataError(f"{source}: cannot tell the layout from the first line {','.join(names[:6])!r}...: expected a time column "
                     f"named {'/'.join(_TIME_NAMES)} (layout='generic') or a kline file whose first field is the open time "
                     f"in ms (layout='kline')")
@@ -475,8 +537,12 @@ def _read_source(path: Path, layout: str, symbol: str | None, source: str):
         if isinstance(df.index, pd.DatetimeIndex):
             name = df.index.name if df.index.name is not None else "time"
             df = df.reset_index(names=name if name not in df.columns else "__time__")
-        lay = "generic" if layout == "auto" else layout
-        if lay == "kline": df, cols, ignored = _as_kline(df, source)
+        bases = [_norm(c)[1] for c in df.columns]
+        auto_kline = bool(bases) and bases[0] in _KLINE_FIRST and not any(b in _TIME_NAMES for b in bases)
+        lay = ("kline" if auto_kline else "generic") if layout == "auto" else layout
+        if lay == "kline":
+            df, cols, ignored = _as_kline(df, source)
+            actions.append("read as kline layout")
         else: cols, ignored = _pick_columns(df.columns.tolist(), source, symbol)
     if len(df) == 0:
         raise DataError(f"{source}: no data rows: expected at least one bar")
@@ -490,6 +556,7 @@ def _read_source(path: Path, layout: str, symbol: str | None, source: str):
 
 # %% ../nbs/01_data.ipynb #d8e4b049
 _ROW_KINDS = ("missing", "high_below", "low_above", "negative_volume", "nonpositive_price", "mixed_timezones")
+_KEPT_KINDS = ("off_grid", "jump")   # soft kinds that 'drop' and 'ffill' leave in place, and say so
 
 def _rows_list(rows, k: int = 10) -> str:
     rows = sorted(set(int(r) for r in rows))
@@ -507,10 +574,27 @@ def _hard_error(report: ValidationReport, policy: str, first: int = 10) -> DataE
     err.report = report
     return err
 
+def _note_kept(report: ValidationReport, rows, policy: str) -> None:
+    "Add an action naming the off-grid and jump bars that a cleaning policy left in place."
+    left = {int(r) for r in rows}
+    kept = [i for i in report.issues if i.kind in _KEPT_KINDS and i.row in left]
+    if not kept: return
+    c = Counter(i.kind for i in kept)
+    what = ", ".join(f"{k} {c[k]:,}" for k in _KEPT_KINDS if c[k])
+    why = ", ".join(t for k, t in (("off_grid", "off-grid bars stay at their time"), ("jump", "jumps are not adjusted")) if c[k])
+    report.actions.append(f"kept {len({i.row for i in kept}):,} bar(s) with soft defects that policy {policy!r} does not change "
+                          f"({what}): row(s) {_rows_list([i.row for i in kept])}; {why}")
+
 def _apply_policy(times, values, rows, report: ValidationReport, policy: str, freq) -> pd.DataFrame:
+    frame, rows = _apply_hard(times, values, rows, report, policy, freq)
+    if policy in ("drop", "ffill"): _note_kept(report, rows, policy)
+    return frame
+
+def _apply_hard(times, values, rows, report: ValidationReport, policy: str, freq) -> tuple[pd.DataFrame, np.ndarray]:
+    "The frame after `policy` acted on the hard defects, and the source rows it kept."
     frame = pd.DataFrame({k: values[k] for k in OHLCV}, index=times)
     hard = report.hard
-    if policy == "report" or not hard: return frame
+    if policy == "report" or not hard: return frame, rows
     if policy == "raise": raise _hard_error(report, policy)
     pos_of = {int(r): i for i, r in enumerate(rows)}
     if policy == "ffill":
@@ -529,7 +613,7 @@ def _apply_policy(times, values, rows, report: ValidationReport, policy: str, fr
         left = [i for i in left if i.hard]
         if left:
             raise _hard_error(ValidationReport(report.source, report.rows, left, report.actions), policy)
-        return frame
+        return frame, rows
     # policy == 'drop'
     bad = sorted({pos_of[i.row] for i in hard if i.kind in _ROW_KINDS})
     if bad:
@@ -553,8 +637,8 @@ def _apply_policy(times, values, rows, report: ValidationReport, policy: str, fr
                       ~(frame[dup].isna() & firsts.reindex(frame.index[dup]).isna())).any(axis=1).sum())
         report.actions.append(f"dropped {int(dup.sum()):,} row(s) whose time repeats an earlier row, keeping the first "
                               f"occurrence ({differ:,} of them had different values): row(s) {_rows_list(rows[dup])}")
-        frame = frame[~dup]
-    return frame
+        frame, rows = frame[~dup], rows[~dup]
+    return frame, rows
 
 # %% ../nbs/01_data.ipynb #f13ef19f
 @dataclass(repr=False)
@@ -590,14 +674,26 @@ class BarSet:
                 f"defects={self.report.counts()}, synthetic={self.synthetic}, cached={self.cached})")
 
 # %% ../nbs/01_data.ipynb #3af53257
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2   # bump whenever validation or the stored layout changes: the key does not cover the code
 
 def content_hash(path: str | os.PathLike) -> str:
     "sha256 hex digest of a file's bytes."
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    except OSError as e:
+        raise DataError(f"path={str(path)!r}: cannot read the file to hash it ({e.strerror or type(e).__name__}); "
+                        f"expected an existing, readable file") from None
     return h.hexdigest()
+
+def _cache_folder(cache_dir) -> Path | None:
+    "Where to cache: None or False = nowhere, True = the settings' cache_dir, a path = that folder."
+    if cache_dir is None or cache_dir is False: return None
+    if cache_dir is True: return load_settings().cache_dir
+    if isinstance(cache_dir, (str, os.PathLike)) and str(cache_dir).strip(): return Path(cache_dir).expanduser()
+    raise DataError(f"cache_dir={cache_dir!r} is not a folder: expected a path, True for the settings' cache_dir, "
+                    f"or None/False for no cache")
 
 def _enc(v):
     if isinstance(v, pd.Timedelta): return {"td": int(v.value)}
@@ -659,25 +755,30 @@ def _existing_file(path) -> Path:
     return p
 
 def load_bars(path: str | os.PathLike, *, layout: str = "auto", freq: str | None = None, symbol: str | None = None,
-              tz: str = "UTC", policy: str = "raise", cache_dir: str | os.PathLike | None = None) -> BarSet:
+              tz: str = "UTC", policy: str = "raise", cache_dir: str | os.PathLike | bool | None = None,
+              jump_threshold: float | None = JUMP_THRESHOLD) -> BarSet:
     "Read OHLCV bars from CSV (.csv, .csv.gz) or Parquet, report every defect, and apply `policy` to the hard ones."
     _choice(layout, LAYOUTS, "layout"); _choice(policy, POLICIES, "policy"); _check_tz(tz)
     if freq is not None: _offset(freq)
+    jump_threshold = _check_jump_threshold(jump_threshold)
+    folder = _cache_folder(cache_dir)
     p = _existing_file(path)
     _file_kind(p)
     source = p.name
     digest = content_hash(p)
     cache_path = None
-    if cache_dir is not None:
-        opts = dict(v=_CACHE_VERSION, hash=digest, layout=layout, freq=freq, symbol=symbol, tz=tz, policy=policy, name=p.name)
+    if folder is not None:
+        opts = dict(v=_CACHE_VERSION, hash=digest, layout=layout, freq=freq, symbol=symbol, tz=tz, policy=policy,
+                    jump=jump_threshold, name=p.name)
         key = hashlib.sha256(json.dumps(opts, sort_keys=True).encode()).hexdigest()
-        cache_path = Path(cache_dir).expanduser() / f"{_stem(p)}-{key[:24]}.parquet"
+        cache_path = folder / f"{_stem(p)}-{key[:24]}.parquet"
         if cache_path.is_file():
             hit = _cache_read(cache_path)
             if hit is not None: return hit
     raw_time, values, raw, rows, actions = _read_source(p, layout, symbol, source)
     times, time_issues, time_actions = _parse_times(raw_time, tz, source, rows)
-    issues, freq_used = _find_issues(times, values, rows, source, freq, raw, check_time=False)
+    issues, freq_used = _find_issues(times, values, rows, source, freq, raw, check_time=False,
+                                     jump_threshold=jump_threshold, wall_tz=tz)
     order = {k: j for j, k in enumerate(ISSUE_KINDS)}
     issues = sorted(time_issues + issues, key=lambda d: (d.row if d.row is not None else -1, order[d.kind]))
     report = ValidationReport(source, len(rows), issues, actions + time_actions)
@@ -733,7 +834,8 @@ def list_samples() -> pd.DataFrame:
                      "package": m.get("package"), "stated_source": m.get("stated_source"), "licence": m.get("licence")})
     return pd.DataFrame(recs, columns=["name", "symbol", "freq", "rows", "start", "end", "bytes", "package", "stated_source", "licence"])
 
-def load_sample(name: str, *, policy: str = "report", cache_dir: str | os.PathLike | None = None) -> BarSet:
+def load_sample(name: str, *, policy: str = "report", cache_dir: str | os.PathLike | bool | None = None,
+                jump_threshold: float | None = JUMP_THRESHOLD) -> BarSet:
     "Load a bundled sample by name (see list_samples), defects reported, not hidden."
     folder = _samples_dir()
     names = sorted(p.stem for p in folder.glob("*.parquet"))
@@ -741,4 +843,5 @@ def load_sample(name: str, *, policy: str = "report", cache_dir: str | os.PathLi
         raise DataError(f"name={name!r} is not a bundled sample{did_you_mean(name, names)}; samples in {folder}: {', '.join(names) or 'none'}")
     path = folder / f"{name}.parquet"
     m = _sample_meta(path)
-    return load_bars(path, layout="generic", freq=m.get("freq"), symbol=m.get("symbol") or name, policy=policy, cache_dir=cache_dir)
+    return load_bars(path, layout="generic", freq=m.get("freq"), symbol=m.get("symbol") or name, policy=policy,
+                     cache_dir=cache_dir, jump_threshold=jump_threshold)
