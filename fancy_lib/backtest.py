@@ -14,13 +14,13 @@ import pandas as pd
 from .config import FancyError, did_you_mean
 from .data import BarSet
 from .metrics import summary, periods_per_year as _periods_per_year
-from .backtest_nb import (simulate_nb, ma_crossover_grid_nb, ma_state_nb, Signal, SizeType, Execution,
+from .backtest_nb import (simulate_nb, ma_crossover_grid_nb, signal_grid_nb, ma_state_nb, Signal, SizeType, Execution,
                                    OrderSide, DECISION_REASON_TEXT, GRID_METRICS)
 
 # %% auto #0
 __all__ = ['EXECUTIONS', 'SIZE_TYPES', 'SIGNAL_NAMES', 'TRADE_COLUMNS', 'DECISION_COLUMNS', 'BacktestError', 'data_provenance',
            'BacktestResult', 'backtest', 'backtest_portfolio', 'ma_crossover_state', 'run_ma_crossover', 'GridResult',
-           'ma_crossover_grid']
+           'ma_crossover_grid', 'signal_grid']
 
 # %% ../nbs/05_backtest.ipynb #6e510f7d
 class BacktestError(FancyError, ValueError):
@@ -414,24 +414,37 @@ def run_ma_crossover(bars: pd.DataFrame | pd.Series | BarSet, fast: int, slow: i
 
 @dataclass
 class GridResult:
-    "Per-combination metrics of a moving-average crossover grid, and the means to re-run any row in detail."
-    table: pd.DataFrame                 # index (fast, slow); columns backtest_nb.GRID_METRICS
+    "Per-combination metrics of a compiled grid (MA crossover or precomputed signals), and the means to re-run any row in detail."
+    table: pd.DataFrame                 # index (fast, slow) or the signal columns; columns backtest_nb.GRID_METRICS
     equity: pd.DataFrame | None         # (bars, combinations) equity curves when metrics_only=False
     params: dict                        # fee, slippage, min_fee, whole_units, execution, init_cash, periods_per_year, market
     bars: pd.DataFrame | pd.Series = field(repr=False)
     data: dict = field(default_factory=dict)  # provenance of the bars: symbol, source, synthetic
+    signals: tuple | None = field(default=None, repr=False)  # (entries, exits) DataFrames of a signal grid
 
     @property
     def synthetic(self) -> bool:
         "True when the grid ran on generated bars."
         return bool(self.data.get("synthetic", False))
 
-    def rerun(self, fast: int, slow: int) -> BacktestResult:
-        "Re-run the (fast, slow) combination through `backtest` with the grid's settings."
-        if (fast, slow) not in self.table.index:
-            raise BacktestError(f"(fast, slow) = ({fast!r}, {slow!r}) is not in this grid: it has {len(self.table)} "
-                                f"combinations, fast in {sorted(set(self.table.index.get_level_values(0)))}")
-        return run_ma_crossover(self.bars, fast, slow, **self.params)
+    def rerun(self, *key) -> BacktestResult:
+        "Re-run one row through `backtest` with the grid's settings: `rerun(fast, slow)`, or `rerun(column)` of a signal grid."
+        label = key[0] if len(key) == 1 else tuple(key)
+        if self.signals is None:
+            if len(key) != 2 or label not in self.table.index:
+                raise BacktestError(f"(fast, slow) = {label!r} is not in this grid: it has {len(self.table)} "
+                                    f"combinations, fast in {sorted(set(self.table.index.get_level_values(0)))}")
+            return run_ma_crossover(self.bars, *label, **self.params)
+        idx = self.table.index
+        nlev = idx.nlevels if isinstance(idx, pd.MultiIndex) else 0    # a MultiIndex matches a partial key too: refuse it
+        if (len(label) != nlev if isinstance(label, tuple) else nlev > 0) or label not in idx:
+            cols = [_label(c) for c in idx[:8]]
+            raise BacktestError(f"column {_label(label)} is not in this signal grid{did_you_mean(_label(label), cols)}; "
+                                f"it has {len(self.table)} columns, e.g. {', '.join(cols)}")
+        entries, exits = self.signals
+        r = backtest(self.bars, entries=entries[label], exits=exits[label], size=1.0, size_type="fraction", **self.params)
+        r.params.update(strategy="signal_grid", column=label if not isinstance(label, tuple) else list(label))
+        return r
 
 def ma_crossover_grid(bars: pd.DataFrame | pd.Series | BarSet, fast: range | list, slow: range | list, *,
                       fee: float = 0.0, slippage: float = 0.0, min_fee: float = 0.0, whole_units: bool = False,
@@ -465,3 +478,51 @@ def ma_crossover_grid(bars: pd.DataFrame | pd.Series | BarSet, fast: range | lis
     equity = None if metrics_only else pd.DataFrame(eq, index=index, columns=mi)
     table.attrs.update(data)
     return GridResult(table, equity, params, bars, data)
+
+def _label(c) -> str:
+    "A column label as a user typed it: (20, 10), not (np.int64(20), np.int64(10))."
+    py = lambda v: v.item() if isinstance(v, np.generic) else v
+    return repr(tuple(py(v) for v in c) if isinstance(c, tuple) else py(c))
+
+def _signal_frame(x, name: str, index: pd.Index) -> np.ndarray:
+    "A boolean DataFrame on the bars index (one column per combination) as a (combinations, bars) array."
+    if not isinstance(x, pd.DataFrame):
+        raise BacktestError(f"{name} is a {type(x).__name__}: expected a boolean DataFrame, one column per combination, on the bars index")
+    if x.shape[1] == 0:
+        raise BacktestError(f"{name} has no columns: expected one boolean column per combination")
+    if not x.columns.is_unique:
+        dup = x.columns[x.columns.duplicated()][0]
+        raise BacktestError(f"{name} has the column {_label(dup)} more than once: each combination needs its own label")
+    _signal(x.iloc[:, 0], f"{name}[{_label(x.columns[0])}]", index)           # length and alignment, with the usual message
+    bad = [c for c, t in x.dtypes.items() if t != bool]
+    if bad:
+        raise BacktestError(f"{name}[{_label(bad[0])}] has dtype {x.dtypes[bad[0]]}: expected booleans in every column "
+                            f"(fillna(False).astype(bool) if missing values mean no signal)")
+    return np.ascontiguousarray(x.to_numpy(dtype=bool).T)
+
+def signal_grid(bars: pd.DataFrame | pd.Series | BarSet, entries: pd.DataFrame, exits: pd.DataFrame, *,
+                fee: float = 0.0, slippage: float = 0.0, min_fee: float = 0.0, whole_units: bool = False,
+                execution: str = "next_open", init_cash: float = 100_000.0, periods_per_year: float | None = None,
+                market: str = "crypto", metrics_only: bool = True) -> GridResult:
+    "Long-only, all-in backtests of many entry/exit signal columns (one per parameter combination) in one compiled, parallel call."
+    p = _common_args(execution, fee, slippage, min_fee, 1.0, "fraction", whole_units, init_cash, None, market)
+    metrics_only = _flag("metrics_only", metrics_only)
+    data = data_provenance(bars)
+    if isinstance(bars, BarSet):
+        bars = bars.bars
+    index, open_, close = _bar_prices(bars, p["execution"])
+    ent, ext = _signal_frame(entries, "entries", index), _signal_frame(exits, "exits", index)
+    if not exits.columns.equals(entries.columns):
+        only = [c for c in entries.columns if c not in exits.columns] or [c for c in exits.columns if c not in entries.columns]
+        raise BacktestError(f"entries and exits have different columns (e.g. {_label(only[0]) if only else 'their order'}): "
+                            f"expected the same combinations in the same order")
+    ppy = _resolve_ppy(periods_per_year, index, market)
+    out, eq = signal_grid_nb(_ro(open_), _ro(close), _ro(ent), _ro(ext), getattr(Execution, p["execution"]), p["fee"],
+                             p["slippage"], p["min_fee"], p["whole_units"], p["init_cash"], ppy, not metrics_only)
+    table = pd.DataFrame(out, index=entries.columns.copy(), columns=list(GRID_METRICS))
+    table["n_trades"] = table["n_trades"].astype(np.int64)
+    params = {k: p[k] for k in ("fee", "slippage", "min_fee", "whole_units", "execution", "init_cash", "market")}
+    params["periods_per_year"] = ppy
+    equity = None if metrics_only else pd.DataFrame(eq, index=index, columns=entries.columns.copy())
+    table.attrs.update(data)
+    return GridResult(table, equity, params, bars, data, (entries, exits))

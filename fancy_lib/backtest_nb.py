@@ -12,8 +12,8 @@ from numba import njit, prange
 __all__ = ['Signal', 'DecisionReason', 'DECISION_REASON_TEXT', 'OrderSide', 'TradeSide', 'SizeType', 'Execution', 'decision_dt',
            'trade_dt', 'CASH_RTOL', 'MA_TIE_RTOL', 'GRID_METRICS', 'SignalT', 'DecisionReasonT', 'OrderSideT',
            'TradeSideT', 'SizeTypeT', 'ExecutionT', 'fill_price_nb', 'order_fee_nb', 'budget_order_nb', 'affordable_nb',
-           'simulate_nb', 'compensated_cumsum_nb', 'window_sum_nb', 'ma_above_nb', 'ma_state_nb', 'ma_crossover_one_nb',
-           'ma_crossover_grid_nb']
+           'simulate_nb', 'compensated_cumsum_nb', 'window_sum_nb', 'ma_above_nb', 'ma_state_nb', 'long_only_one_nb',
+           'ma_crossover_grid_nb', 'signal_grid_nb']
 
 # %% ../nbs/04_backtest_kernels.ipynb #ec2cc8d0
 class SignalT(NamedTuple):
@@ -450,10 +450,11 @@ GRID_METRICS = ('final_equity', 'total_return', 'sharpe', 'max_drawdown', 'n_tra
                 'exposure', 'fees')
 
 @njit(cache=True)
-def ma_crossover_one_nb(open_: np.ndarray, close: np.ndarray, hi: np.ndarray, lo: np.ndarray, fast: int, slow: int,
-                        execution: int, fee: float, slippage: float, min_fee: float, whole_units: bool,
-                        init_cash: float, periods_per_year: float, out: np.ndarray, equity_out: np.ndarray):
-    "Simulate one long-only MA crossover combination; write GRID_METRICS into `out` (and equity when asked)."
+def long_only_one_nb(open_: np.ndarray, close: np.ndarray, hi: np.ndarray, lo: np.ndarray, fast: int, slow: int,
+                     entries: np.ndarray, exits: np.ndarray, j: int,
+                     execution: int, fee: float, slippage: float, min_fee: float, whole_units: bool,
+                     init_cash: float, periods_per_year: float, out: np.ndarray, equity_out: np.ndarray):
+    "Simulate one long-only, all-in combination; write GRID_METRICS into `out` (and equity when asked).\n\n    Signals: the SMA(fast) > SMA(slow) state from (hi, lo) when fast > 0, else row j of entries/exits."
     n = close.shape[0]
     next_open = execution == Execution.next_open
     keep_equity = equity_out.shape[0] > 0
@@ -470,12 +471,18 @@ def ma_crossover_one_nb(open_: np.ndarray, close: np.ndarray, hi: np.ndarray, lo
     r_sum = 0.0
     r_sum2 = 0.0
     eq = init_cash
+    use_ma = fast > 0
     for i in range(n):
         s = i - 1 if next_open else i
         if s >= 0:
-            want = ma_above_nb(hi, lo, s, fast, slow)
-            if want:
-                if units == 0.0:
+            if use_ma:
+                enter = ma_above_nb(hi, lo, s, fast, slow)
+                leave = not enter
+            else:
+                enter = entries[j, s]
+                leave = exits[j, s]
+            if units == 0.0:
+                if enter:
                     px = open_[i] if next_open else close[i]
                     fp = fill_price_nb(px, True, slippage)
                     u, notional, f, spent = budget_order_nb(1.0 * (cash + units * px), fp, fee, min_fee, whole_units)
@@ -485,7 +492,7 @@ def ma_crossover_one_nb(open_: np.ndarray, close: np.ndarray, hi: np.ndarray, lo
                         entry_spent = spent
                         n_trades += 1
                         fees += f
-            elif units != 0.0:
+            elif leave:
                 px = open_[i] if next_open else close[i]
                 fp = fill_price_nb(px, False, slippage)
                 notional = units * fp
@@ -530,9 +537,25 @@ def ma_crossover_grid_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray,
     n = close.shape[0]
     k = fast.shape[0]
     hi, lo = compensated_cumsum_nb(close)
+    none = np.zeros((0, 0), np.bool_)
     out = np.empty((k, len(GRID_METRICS)))
     equity = np.empty((n if keep_equity else 0, k))
     for j in prange(k):
-        ma_crossover_one_nb(open_, close, hi, lo, fast[j], slow[j], execution, fee, slippage, min_fee,
-                            whole_units, init_cash, periods_per_year, out[j], equity[:, j])
+        long_only_one_nb(open_, close, hi, lo, fast[j], slow[j], none, none, j, execution, fee, slippage, min_fee,
+                         whole_units, init_cash, periods_per_year, out[j], equity[:, j])
+    return out, equity
+
+@njit(cache=True, parallel=True)
+def signal_grid_nb(open_: np.ndarray, close: np.ndarray, entries: np.ndarray, exits: np.ndarray, execution: int,
+                   fee: float, slippage: float, min_fee: float, whole_units: bool, init_cash: float,
+                   periods_per_year: float, keep_equity: bool):
+    "Long-only, all-in runs of k precomputed signal rows (entries, exits: (k, n) bool) in parallel -> (metrics, equity)."
+    n = close.shape[0]
+    k = entries.shape[0]
+    empty = np.empty(0)
+    out = np.empty((k, len(GRID_METRICS)))
+    equity = np.empty((n if keep_equity else 0, k))
+    for j in prange(k):
+        long_only_one_nb(open_, close, empty, empty, 0, 0, entries, exits, j, execution, fee, slippage, min_fee,
+                         whole_units, init_cash, periods_per_year, out[j], equity[:, j])
     return out, equity
