@@ -2,11 +2,11 @@
 `fancy image serve` and the official `openai` client, and throughput of N concurrent requests with and
 without batching.
 
-    .venv/bin/python bench/bench_image_server.py [MODEL_DIR] [--repeats 15] [--concurrent 8] [--rounds 5]
+    .venv/bin/python bench/bench_image_server.py [--model DIR] [--repeats 15] [--concurrent 8] [--rounds 5]
 
-MODEL_DIR defaults to models/image; when that does not exist yet, the image.model module's untrained
-configuration is saved to a temporary folder (same architecture and cost per step as the shipped one).
-Resolution and step count are the pipeline's defaults. Timings are medians of interleaved repeats
+--model defaults to the shipped, trained model (models/image, committed with the repository); a
+directory without a pipeline stops the script with a message, never a silent stand-in. Resolution,
+step count and guidance are the pipeline's defaults (guidance from its config), as the server uses them. Timings are medians of interleaved repeats
 (bare and served alternate; the batching-off and batching-on servers run side by side and alternate
 rounds), so load from other work on a shared machine hits both sides alike. Printed, never asserted;
 results go to bench/results/bench_image_server.json.
@@ -17,7 +17,7 @@ does not (the server then runs each request alone), the batching figures are mea
 pass is the very one batching makes, only the seeds of the 2nd..Nth image differ. The script says which.
 """
 from __future__ import annotations
-import argparse, base64, io, json, os, platform, statistics, subprocess, sys, tempfile, threading, time
+import argparse, base64, functools, io, json, os, platform, statistics, subprocess, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +27,8 @@ import torch
 from openai import OpenAI
 from PIL import Image
 
-from fancy_lib.image.model import ShapesDiffusionPipeline, build_unet, CaptionEncoder, make_pipeline, load_pipeline
+from fancy_lib.image.model import ShapesDiffusionPipeline, load_pipeline
+from fancy_lib.image.server import pipeline_info
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -37,16 +38,21 @@ KEY = "sk-bench"
 
 class OneGeneratorPerPass(ShapesDiffusionPipeline):
     "Bench-only: accepts a list of generators and passes the first one on (one forward pass for the whole batch)."
+    @functools.wraps(ShapesDiffusionPipeline.__call__)  # the parent's signature, so the server reads the same defaults
     def __call__(self, prompt, *, generator=None, **kw):
         return super().__call__(prompt, generator=generator[0] if isinstance(generator, list) else generator, **kw)
 
 
-def model_dir(arg: str | None, tmp: Path) -> tuple[Path, str]:
-    p = Path(arg) if arg else ROOT / "models" / "image"
-    if (p / "model_index.json").is_file(): return p, str(p)
-    torch.manual_seed(0)
-    make_pipeline(build_unet(), CaptionEncoder()).save_pretrained(tmp)
-    return tmp, "untrained image.model configuration (models/image not shipped yet)"
+SHIPPED_MODEL = ROOT / "models" / "image"
+
+
+def model_dir(arg: str | None) -> Path:
+    "The pipeline directory to measure: --model, else the shipped model; a clear stop when it holds no pipeline."
+    p = Path(arg) if arg else SHIPPED_MODEL
+    if not (p / "model_index.json").is_file():
+        raise SystemExit(f"--model {p}: no model_index.json there, so no pipeline to measure. The shipped model is "
+                         f"{SHIPPED_MODEL.relative_to(ROOT)} (committed: git checkout -- models/image); or pass --model a diffusers pipeline directory.")
+    return p
 
 
 class Server:
@@ -90,18 +96,19 @@ def throughput(server: Server, n: int, rounds: int = 3, warm: bool = True) -> fl
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model_dir", nargs="?", default=None)
+    ap.add_argument("--model", default=None, help="diffusers pipeline directory (default: the shipped models/image)")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--concurrent", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp())
-    mdir, source = model_dir(a.model_dir, tmp)
+    mdir = model_dir(a.model)
+    source = str(mdir)
     pipe = load_pipeline(mdir)
-    size, steps = pipe.supported_sizes[0], 20
-    print(f"model: {source}; {size}, {steps} steps (pipeline defaults); torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    info = pipeline_info(pipe)  # the defaults the server uses: the bare calls below use the same ones
+    size, steps = info.sizes[0], info.steps
+    print(f"model: {source}; {size}, {steps} steps, guidance {info.guidance_scale:g} (pipeline defaults); torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cpus, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
-    out = {"model": source, "size": size, "steps": steps, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    out = {"model": source, "size": size, "steps": steps, "guidance_scale": info.guidance_scale, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
            "platform": platform.platform()}
 
     # 1. one image: bare pipeline call vs through the server (interleaved, medians)

@@ -1,4 +1,5 @@
-"""Helpers of the image API system tests: a real pipeline directory, `fancy image serve` as a subprocess, and scripted upstreams."""
+"""Helpers of the image API system tests: the shipped model, `fancy image serve` as a subprocess, and scripted upstreams."""
+import io
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from PIL import Image
 
 from conftest import BIN, ROOT
 
@@ -22,19 +24,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def real_pipeline_dir(tmp: Path) -> Path:
-    """The shipped model (models/image) when it exists, else the model module's untrained configuration saved to `tmp`.
+SHIPPED_MODEL = ROOT / "models" / "image"
 
-    Either way a real diffusers pipeline directory made by fancy_lib.image.model, never a stub."""
-    shipped = ROOT / "models" / "image"
-    if (shipped / "model_index.json").is_file():
-        return shipped
-    code = ("import sys, torch; from fancy_lib.image.model import make_pipeline, build_unet, CaptionEncoder; torch.manual_seed(0); "
-            "make_pipeline(build_unet(), CaptionEncoder()).save_pretrained(sys.argv[1])")
-    out = subprocess.run([str(BIN / "python"), "-c", code, str(tmp)], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
-    assert out.returncode == 0, out.stderr
-    return tmp
+
+def shipped_model_dir() -> Path:
+    "The shipped, trained model (models/image, committed): the API tests run on it and on nothing else."
+    missing = [f for f in ("model_index.json", "unet", "text_encoder", "scheduler") if not (SHIPPED_MODEL / f).exists()]
+    if missing:
+        raise AssertionError(f"the shipped image model is incomplete: {SHIPPED_MODEL} lacks {', '.join(missing)}; it is committed "
+                             "with the repository (git checkout -- models/image) and the image API tests need it, not an untrained stand-in")
+    return SHIPPED_MODEL
 
 
 @contextmanager
@@ -73,10 +72,19 @@ def wait_idle(base_v1: str, timeout: float = 60):
         time.sleep(0.1)
 
 
+def png_of(size=(32, 32), colour="red") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
 class Upstream:
-    "A scripted OpenAI-compatible upstream on loopback: /fail/ answers 500, /hang/ never answers in time, /garbage/ invalid JSON, /capture/ records."
-    def __init__(self, hang_s: float = 3.0):
-        self.requests, self.hang_s = [], hang_s
+    """A scripted OpenAI-compatible upstream on loopback. POST by first path part: /fail/ answers 500, /hang/ never answers in time,
+    /garbage/ invalid JSON, /badb64/ a `b64_json` that is a number, /url/ a link to an image on this upstream, /foreign/ a link
+    to an image on `foreign` (another upstream), anything else (/capture/) an empty answer. GET /files/<name>.png serves a PNG.
+    Every request is kept in `requests`."""
+    def __init__(self, hang_s: float = 3.0, foreign: "Upstream | None" = None):
+        self.requests, self.hang_s, self.foreign = [], hang_s, foreign
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -91,13 +99,23 @@ class Upstream:
                     return self._send(500, json.dumps({"error": {"message": "upstream exploded", "type": "server_error", "param": None, "code": None}}))
                 if kind == "garbage":
                     return self._send(200, '{"created": 1, "data": [{"b64_json": "iVBOR')  # cut off mid-answer
+                if kind == "badb64":
+                    return self._send(200, json.dumps({"created": 1, "data": [{"b64_json": 12345}]}))
+                if kind in ("url", "foreign"):
+                    host = outer if kind == "url" else outer.foreign
+                    return self._send(200, json.dumps({"created": 1, "data": [{"url": f"{host.origin}/files/{kind}.png"}]}))
                 return self._send(200, json.dumps({"created": 1, "data": []}))
 
-            def _send(self, code, text):
-                data = text.encode()
+            def do_GET(self):
+                outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": b""})
+                if self.path.startswith("/files/"): return self._send(200, png_of(), "image/png")
+                return self._send(404, json.dumps({"error": {"message": "no such file", "type": "invalid_request_error", "param": None, "code": None}}))
+
+            def _send(self, code, text, ctype="application/json"):
+                data = text.encode() if isinstance(text, str) else text
                 try:
                     self.send_response(code)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", ctype)
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -109,8 +127,12 @@ class Upstream:
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def url(self, kind: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{kind}/v1"
+        return f"{self.origin}/{kind}/v1"
 
     def close(self):
         self.httpd.shutdown()

@@ -1,8 +1,8 @@
 """System tests of the image API: `fancy image serve` on a real pipeline, the official `openai` client, and `ImageClient`.
 
-The server runs as a subprocess on a free loopback port with a real diffusers pipeline made by
-fancy_lib.image.model (the shipped weights when present, else its untrained configuration): the PNGs
-checked here are made by a real diffusion pipeline. Step counts are kept small through `extra_body`.
+The server runs as a subprocess on a free loopback port with the shipped, trained model (models/image;
+the tests fail, naming it, when it is missing, rather than fall back to an untrained pipeline). Step
+counts are kept small through `extra_body`, except where the test reads back what the model drew.
 """
 import base64
 import io
@@ -18,7 +18,8 @@ import pytest
 from openai import OpenAI
 from PIL import Image
 
-from image_helpers import PROMPT, Upstream, free_port, image_server, real_pipeline_dir, wait_idle
+import image_helpers
+from image_helpers import PROMPT, SHIPPED_MODEL, Upstream, free_port, image_server, shipped_model_dir, wait_idle
 
 from fancy_lib.image.client import (CapabilityError, ImageClient, ProviderConfig, ProviderError, ProviderResponseError,
                                     ProviderTimeout, RetryPolicy, is_mock_marked, load_providers)
@@ -29,8 +30,8 @@ FAST = {"num_inference_steps": 3}
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return real_pipeline_dir(tmp_path_factory.mktemp("pipeline"))
+def model_dir():
+    return shipped_model_dir()
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,23 @@ def png_bytes(size=(32, 32), colour="white", mode="RGB") -> bytes:
     return buf.getvalue()
 
 
+def png_of(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def served_model(base) -> dict:
+    return httpx.get(base + "/models", headers={"Authorization": f"Bearer {KEY}"}).json()["data"][0]
+
+
+def test_the_api_tests_run_the_shipped_model(model_dir, tmp_path, monkeypatch):
+    assert model_dir == SHIPPED_MODEL and (model_dir / "unet").is_dir()
+    monkeypatch.setattr(image_helpers, "SHIPPED_MODEL", tmp_path / "image")  # as if models/image were not checked out
+    with pytest.raises(AssertionError, match=r"shipped image model is incomplete: .* lacks model_index.json"):
+        shipped_model_dir()
+
+
 def not_blank(im: Image.Image) -> bool:
     return float(np.asarray(im.convert("RGB"), dtype=np.float32).std()) > 2.0
 
@@ -110,6 +128,28 @@ def test_edit_accepts_image_image_array_and_mask(server):
     assert np.abs(out[:4] - src[:4]).max() <= 3
 
 
+def test_edit_without_mask_uses_the_images_transparency(server):
+    "OpenAI's rule: without a mask, the image's fully transparent pixels are the region to edit; the rest is kept."
+    c = sdk(server["base"])
+    ref = base64.b64decode(c.images.generate(prompt=PROMPT, extra_body={**FAST, "seed": 1}).data[0].b64_json)
+    src = Image.open(io.BytesIO(ref)).convert("RGBA")
+    holed = src.copy()
+    holed.paste((0, 0, 0, 0), (8, 8, 24, 24))
+    edit = lambda image, **kw: np.asarray(decode(c.images.edit(image=("a.png", image, "image/png"), prompt=PROMPT,
+                                                               extra_body={**FAST, "seed": 2}, **kw).data[0].b64_json), dtype=np.int16)
+    out = edit(png_of(holed))
+    keep = np.ones((32, 32), bool)
+    keep[8:24, 8:24] = False
+    want = np.asarray(src.convert("RGB"), dtype=np.int16)
+    assert np.abs(out - want)[keep].max() <= 3  # the tolerance of the masked-edit test
+    # the same region given as an explicit mask makes the same image
+    mask = Image.new("RGBA", (32, 32), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (8, 8, 24, 24))
+    assert np.array_equal(out, edit(ref, mask=("mask.png", png_of(mask), "image/png")))
+    # an image with no transparent pixel and no mask stays a whole-image edit: pixels outside that region change too
+    assert np.abs(edit(ref) - want)[keep].max() > 3
+
+
 def test_what_the_official_client_sends(upstream, server):
     "Captured from openai 3.57: JSON for generations, multipart with `image[]` for a list, scalars as strings, extras at top level."
     c = OpenAI(base_url=upstream.url("capture"), api_key=KEY, max_retries=0)
@@ -140,6 +180,55 @@ def test_models_health_and_openapi(server):
     spec = httpx.get(root + "/openapi.json").json()
     assert {"/v1/images/generations", "/v1/images/edits", "/v1/models"} <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/v1/images/edits"]["post"]["requestBody"]["content"]
+
+
+def test_default_guidance_is_the_models_own_and_matches_a_bare_pipeline_call(server, model_dir):
+    "A request without guidance_scale makes, pixel for pixel, the image of a bare pipeline call; /v1/models reports that default."
+    import torch
+    from fancy_lib.image.model import load_pipeline
+    pipe = load_pipeline(model_dir)
+    card = served_model(server["base"])
+    assert card["default_guidance_scale"] == pipe.config.default_guidance_scale
+    assert card["default_num_inference_steps"] == 20
+    steps, seed = 6, 21
+    c = sdk(server["base"])
+    served = np.asarray(decode(c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": steps, "seed": seed}).data[0].b64_json))
+    bare = np.asarray(pipe(PROMPT, generator=torch.Generator().manual_seed(seed), num_inference_steps=steps).images[0])
+    assert served.shape == bare.shape and np.array_equal(served, bare)
+    # guidance makes a difference here: 3.0, which the server used to assume, gives another image
+    at3 = c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": steps, "seed": seed, "guidance_scale": 3.0})
+    assert not np.array_equal(np.asarray(decode(at3.data[0].b64_json)), bare)
+
+
+def test_negative_prompt_needs_guidance_above_one(server):
+    default = served_model(server["base"])["default_guidance_scale"]
+    assert default <= 1  # the shipped model's validated default: a negative prompt would be ignored
+    c = sdk(server["base"])
+    negative = "a small blue square in the center on a white background"
+    for extra in ({}, {"guidance_scale": 1.0}):
+        with pytest.raises(openai.BadRequestError) as e:
+            c.images.generate(prompt=PROMPT, extra_body={**FAST, **extra, "negative_prompt": negative})
+        msg = e.value.body["message"]
+        assert e.value.body["param"] == "negative_prompt" and "needs guidance_scale > 1" in msg and f"default is {default:g}" in msg
+    assert len(c.images.generate(prompt=PROMPT, extra_body={**FAST, "guidance_scale": 2.0, "negative_prompt": negative}).data) == 1
+
+
+READ_BACK = ["a large red circle on the left on a white background",
+             "a small blue square at the top on a black background",
+             "a large green triangle on the right on a gray background"]
+
+
+def test_served_images_show_what_was_asked(server):
+    "The PNGs are the trained model's: read back from the pixels, colour, shape and position are the prompt's."
+    from fancy_lib.image.adherence import read_scene
+    from fancy_lib.image.model import parse_caption
+    c = sdk(server["base"])
+    steps = served_model(server["base"]).get("default_num_inference_steps", 20)
+    for i, caption in enumerate(READ_BACK):
+        r = c.images.generate(prompt=caption, size="32x32", extra_body={"seed": 100 + i, "num_inference_steps": steps})
+        got, want = read_scene(decode(r.data[0].b64_json)), parse_caption(caption)
+        assert (got["colour"], got["shape"], got["position"], got["background"]) == \
+               (want.colour, want.shape, want.position, want.background), (caption, got)
 
 
 # -- auth and errors in the OpenAI shape --------------------------------------------------------------------------------
@@ -199,6 +288,20 @@ def test_request_too_large_is_413(tight):
     with pytest.raises(openai.APIStatusError) as e:
         sdk(tight["base"]).images.edit(image=("big.png", b"\x89PNG" + b"0" * 200_000, "image/png"), prompt=PROMPT)
     assert e.value.status_code == 413 and e.value.body["code"] == "request_too_large"
+
+
+def test_chunked_body_too_large_is_413(tight):
+    "A body sent chunked (no Content-Length) is counted as it streams in: past the limit it is a 413 in the OpenAI body too."
+    def chunks():
+        yield b'{"prompt": "'
+        for _ in range(20): yield b"a " * 4096  # 160 KiB, the limit is 64 KiB
+        yield b'"}'
+    r = httpx.post(tight["base"] + "/images/generations", content=chunks(), timeout=30,
+                   headers={"Authorization": f"Bearer {KEY}", "content-type": "application/json"})
+    assert "content-length" not in r.request.headers and r.request.headers["transfer-encoding"] == "chunked"
+    assert r.status_code == 413
+    assert r.json()["error"] == {"message": "request body is larger than 65536 bytes", "type": "invalid_request_error", "param": None,
+                                 "code": "request_too_large"}
 
 
 def test_concurrency_limit_429_with_retry_after_and_timeout_504(tight):
@@ -383,6 +486,36 @@ def test_failing_provider_raises_certain_and_is_never_replaced_by_mock(providers
     assert (rec.outcome, rec.certain, rec.attempts, rec.channel, rec.status_code) == ("error", True, 2, "real", 500)
     keys = {q["headers"]["idempotency-key"] for q in upstream.requests if q["path"].startswith("/fail/")}
     assert len(keys) == 1  # both attempts carried one idempotency key
+
+
+def test_url_answers_get_the_key_only_on_the_providers_origin(providers, tmp_path):
+    "Same origin: fetched with the key (our server's links need it); another origin (another port here) never sees it."
+    r = ImageClient(providers["local"]).generate(PROMPT, num_inference_steps=2, response_format="url")
+    assert r.images[0].size == (32, 32) and r.response["data"][0]["url"].startswith(providers["local"].base_url)
+    foreign = Upstream()
+    home = Upstream(foreign=foreign)
+    try:
+        for kind in ("url", "foreign"):
+            got = ImageClient(ProviderConfig(name=kind, model="m", base_url=home.url(kind), api_key=KEY)).generate(PROMPT, response_format="url")
+            assert got.images[0].size == (32, 32) and got.record.outcome == "ok"
+        assert [q["headers"].get("authorization") for q in home.requests if q["path"] == "/files/url.png"] == [f"Bearer {KEY}"]
+        fetched = [q for q in foreign.requests if q["path"] == "/files/foreign.png"]
+        assert len(fetched) == 1 and "authorization" not in fetched[0]["headers"]
+        assert all(KEY not in json.dumps(q["headers"]) for q in foreign.requests)
+    finally:
+        home.close()
+        foreign.close()
+
+
+def test_an_answer_nobody_foresaw_still_leaves_a_record(upstream, tmp_path):
+    "A 2xx whose b64_json is a number (base64 raises TypeError): a ProviderResponseError, uncertain, with its usage record."
+    p = ProviderConfig(name="badb64", model="m", base_url=upstream.url("badb64"), api_key=KEY, prices={"default": 2})
+    c = ImageClient(p, usage_log_path=tmp_path / "usage.jsonl")
+    with pytest.raises(ProviderResponseError, match="could not be read: TypeError") as e:
+        c.generate(PROMPT)
+    recs = read_jsonl(tmp_path / "usage.jsonl")
+    assert [(r["outcome"], r["certain"], r["credits"], r["credits_uncertain"], r["status_code"]) for r in recs] == [("error", False, 0, 2, 200)]
+    assert e.value.record is c.records[-1]
 
 
 def test_hanging_provider_times_out_uncertain(providers, upstream):

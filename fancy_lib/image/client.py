@@ -16,8 +16,8 @@ from .server import append_jsonl
 
 # %% auto #0
 __all__ = ['REFERENCE_SUPPORT', 'CHANNELS', 'ImageClientError', 'ProviderConfigError', 'CapabilityError', 'ProviderError',
-           'ProviderTimeout', 'ProviderResponseError', 'RetryPolicy', 'ProviderConfig', 'load_providers', 'UsageRecord',
-           'ImageResult', 'mock_image', 'is_mock_marked', 'ImageClient']
+           'ProviderTimeout', 'ProviderResponseError', 'ProviderCallError', 'RetryPolicy', 'ProviderConfig',
+           'load_providers', 'UsageRecord', 'ImageResult', 'mock_image', 'is_mock_marked', 'ImageClient']
 
 # %% ../../nbs/22_image_client.ipynb #23c9e0dd
 class ImageClientError(FancyError):
@@ -40,6 +40,9 @@ class ProviderTimeout(ProviderError):
 
 class ProviderResponseError(ProviderError):
     "The provider answered something that is not a valid images response."
+
+class ProviderCallError(ProviderError):
+    "The call failed in a way the client does not classify (an unexpected library error or a bug): whether the request reached the provider is unknown."
 
 # %% ../../nbs/22_image_client.ipynb #7531ff9e
 REFERENCE_SUPPORT = ("supported", "unsupported", "unknown")
@@ -215,13 +218,37 @@ def is_mock_marked(im: Image.Image) -> bool:
     return all(max(abs(a - c) for a, c in zip(px[x, y], _STRIPE[((x + y) // 2) % 2])) <= 40 for x, y in ring)
 
 # %% ../../nbs/22_image_client.ipynb #1cfd9bed
-def _image_bytes(img) -> tuple[str, bytes, str]:
+def _image_bytes(img, what: str = "reference image") -> tuple[str, bytes, str]:
     if isinstance(img, Image.Image):
         buf = io.BytesIO(); img.save(buf, "PNG"); return ("image.png", buf.getvalue(), "image/png")
     if isinstance(img, (bytes, bytearray)): return ("image.png", bytes(img), "image/png")
+    if not isinstance(img, (str, os.PathLike)):
+        raise ImageClientError(f"{what} is a {type(img).__name__}; expected a PIL image, bytes or a file path")
     p = Path(img)
-    if not p.is_file(): raise ImageClientError(f"reference image {p} does not exist")
+    if not p.is_file(): raise ImageClientError(f"{what} {p} does not exist")
     return (p.name, p.read_bytes(), {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(p.suffix.lower().lstrip("."), "image/png"))
+
+def _origin(url: str) -> tuple | None:
+    "(scheme, host, port) of an http(s) URL, default ports filled in; None when it is not one."
+    import httpx
+    try: u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError): return None
+    if u.scheme not in ("http", "https") or not u.host: return None
+    return (u.scheme, u.host.lower(), u.port or {"http": 80, "https": 443}[u.scheme])
+
+def _same_origin(url: str, base_url: str | None) -> bool:
+    "Whether `url` has the origin (scheme, host, port) of `base_url`."
+    a = _origin(url)
+    return a is not None and base_url is not None and a == _origin(base_url)
+
+def _check_idempotency_key(key) -> None:
+    if not (isinstance(key, str) and 0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise ImageClientError(f"idempotency_key {key!r}: expected 1 to 255 printable ASCII characters (it travels as an HTTP header)")
+
+def _decode_reference(data: bytes) -> Image.Image:
+    try:
+        im = Image.open(io.BytesIO(data)); im.load(); return im
+    except Exception as e: raise ImageClientError(f"reference image is not an image Pillow can read ({type(e).__name__})") from None
 
 class ImageClient:
     "Images from one provider (real over HTTP, or the marked mock channel), with usage records and idempotent retries."
@@ -280,14 +307,18 @@ class ImageClient:
                    "the reference is refused: check the provider and set reference_images = 'supported' or 'unsupported'")
             finish("refused", error=f"provider '{p.name}' {why}")
             raise CapabilityError(f"provider '{p.name}' {why}; nothing was sent or billed")
-        if p.channel == "mock":
-            return self._mock(rec, finish, prompt, n, size, image, extra)
-        try:
+        try:  # nothing is sent before this block ends: whatever fails here is a certain refusal
+            if p.channel == "mock":
+                return self._mock(rec, finish, prompt, n, size, image, extra)
+            if idempotency_key is not None: _check_idempotency_key(idempotency_key)
             price = p.price(size, n)
             sdk = self._client()
-            files = dict(image=_image_bytes(image), **({"mask": _image_bytes(mask)} if mask is not None else {})) if image is not None else {}
+            files = dict(image=_image_bytes(image), **({"mask": _image_bytes(mask, "mask")} if mask is not None else {})) if image is not None else {}
         except FancyError as e:
             finish("refused", error=str(e)); raise
+        except Exception as e:
+            err = ImageClientError(f"provider '{p.name}': the call could not be prepared: {type(e).__name__}: {e}; nothing was sent")
+            finish("refused", error=str(err)); raise err from e
         kwargs = dict(prompt=prompt, n=n, model=p.model, response_format=response_format,
                       extra_body={k: v for k, v in extra.items() if v is not None}, extra_headers={"Idempotency-Key": key})
         for k, v in (("size", size), ("output_format", output_format), ("user", user)):
@@ -323,15 +354,23 @@ class ImageClient:
                 certain, retry = True, e.status_code in policy.retry_statuses
                 rec.status_code = e.status_code
                 rec.provider_request_id = e.response.headers.get("x-request-id")
+            except Exception as e:  # not foreseen (a library error, a bug): the request may have gone out; a bug repeats, so no retry
+                err = ProviderCallError(f"provider '{p.name}': the call failed unexpectedly (attempt {attempt}): {type(e).__name__}: {e}; "
+                                        "the request may have been sent")
+                err.__cause__ = e
+                certain, retry = False, False
             else:
                 rec.status_code = raw.http_response.status_code
                 rec.provider_request_id = raw.headers.get("x-request-id")
                 try:
                     body, images = self._read(raw, n)
-                except ProviderResponseError as e:
+                except Exception as e:
                     # a 2xx we cannot read: the provider may have generated and billed
-                    e.record = finish("error", certain=False, credits_uncertain=price, error=str(e))
-                    raise
+                    err = e if isinstance(e, ProviderResponseError) else ProviderResponseError(
+                        f"provider '{p.name}' answered {rec.status_code} with a body that could not be read: {type(e).__name__}: {e}")
+                    err.record = finish("error", certain=False, credits_uncertain=price, error=str(err))
+                    if err is e: raise
+                    raise err from e
                 finish("ok", credits=price, certain=True)
                 return ImageResult(images, "real", p.name, p.model, body.get("size", size), rec, body)
             uncertain_before = uncertain_before or not certain
@@ -364,11 +403,13 @@ class ImageClient:
         return body, images
 
     def _fetch(self, url: str, i: int) -> bytes:
+        "Image `i` of a url answer; the bearer key goes only to the provider's own origin."
         import httpx
         p = self.provider
+        headers = {"Authorization": f"Bearer {p.resolve_api_key(self._env)}"} if _same_origin(url, p.base_url) else {}
         try:
-            r = (self._http or httpx).get(url, headers={"Authorization": f"Bearer {p.resolve_api_key(self._env)}"}, timeout=p.timeout_s)
-        except httpx.HTTPError as e:
+            r = (self._http or httpx).get(url, headers=headers, timeout=p.timeout_s)
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise ProviderResponseError(f"provider '{p.name}': image {i} at {url} could not be fetched: {type(e).__name__}") from None
         if r.status_code != 200:
             raise ProviderResponseError(f"provider '{p.name}': image {i} at {url} answered {r.status_code}")
@@ -377,7 +418,7 @@ class ImageClient:
     def _mock(self, rec, finish, prompt, n, size, image, extra) -> ImageResult:
         size = size or "32x32"
         seed = extra.get("seed") or 0
-        ref = Image.open(io.BytesIO(_image_bytes(image)[1])) if image is not None else None
+        ref = _decode_reference(_image_bytes(image)[1]) if image is not None else None
         images = [mock_image(prompt, size, seed + i, ref) for i in range(n)]
         finish("ok", credits=0, certain=True, attempts=0)
         body = {"created": int(time.time()), "channel": "mock", "size": size, "model": self.provider.model,

@@ -111,11 +111,19 @@ class PipelineInfo:
     sizes: tuple[str, ...]    # 'WxH' strings, the first is the default
     steps: int                # default num_inference_steps
     guidance_scale: float     # default guidance
-    strength: float           # default img2img strength
+    strength: float | None    # default img2img strength (None: the pipeline declares none)
     device: str
 
-def pipeline_info(pipe) -> PipelineInfo:
-    "Read sizes and defaults from a pipeline object."
+def _pipeline_default(pipe, name: str, config_key: str | None = None):
+    "The pipeline's own default for `name`: `pipe.config[config_key]` when set, else its `__call__` default (None when neither)."
+    cfg = getattr(pipe, "config", None)
+    if config_key is not None and cfg is not None:
+        v = cfg.get(config_key) if hasattr(cfg, "get") else getattr(cfg, config_key, None)
+        if v is not None: return v
+    p = inspect.signature(pipe.__call__).parameters.get(name)
+    return None if p is None or p.default is inspect.Parameter.empty else p.default
+
+def _pipeline_sizes(pipe) -> tuple[str, ...]:
     sizes = getattr(pipe, "supported_sizes", None)
     if not sizes:
         unet = getattr(pipe, "unet", None)
@@ -123,12 +131,20 @@ def pipeline_info(pipe) -> PipelineInfo:
         if s is None: raise ImageServerError("the pipeline has no supported_sizes and no unet.config.sample_size")
         s = s * getattr(pipe, "vae_scale_factor", 1) if isinstance(s, int) else s
         sizes = [f"{s}x{s}"] if isinstance(s, int) else [f"{s[1]}x{s[0]}"]
-    params = inspect.signature(pipe.__call__).parameters
-    def default(name, fallback):
-        p = params.get(name)
-        return p.default if p is not None and p.default is not inspect.Parameter.empty and p.default is not None else fallback
-    return PipelineInfo(tuple(sizes), int(default("num_inference_steps", 20)), float(default("guidance_scale", 3.0)),
-                        float(default("strength", 0.6)), str(getattr(pipe, "device", "cpu")))
+    return tuple(sizes)
+
+def pipeline_info(pipe) -> PipelineInfo:
+    "Read sizes and defaults from a pipeline object (defaults: its config, else its `__call__` signature)."
+    sizes = _pipeline_sizes(pipe)
+    defaults = {}
+    for name, key in (("num_inference_steps", "default_num_inference_steps"), ("guidance_scale", "default_guidance_scale")):
+        defaults[name] = _pipeline_default(pipe, name, key)
+        if defaults[name] is None:
+            raise ImageServerError(f"{type(pipe).__name__} declares no default {name}: expected config.{key} or a default in its "
+                                   f"__call__ signature; the server does not guess one")
+    strength = _pipeline_default(pipe, "strength")
+    return PipelineInfo(sizes, int(defaults["num_inference_steps"]), float(defaults["guidance_scale"]),
+                        None if strength is None else float(strength), str(getattr(pipe, "device", "cpu")))
 
 # %% ../../nbs/21_image_server.ipynb #132faf50
 def prompt_checker(pipe):
@@ -235,6 +251,11 @@ def _check_common(r: _ImageRequest, info: PipelineInfo, model_id: str, lim: Serv
         if getattr(r, name) is not None: raise _bad(name, f"{name} is not supported by {model_id}; omit it")
     if r.negative_prompt is not None and len(r.negative_prompt) > lim.max_prompt_chars:
         raise _bad("negative_prompt", f"negative_prompt has {len(r.negative_prompt)} characters; at most {lim.max_prompt_chars}")
+    if r.negative_prompt and guidance <= 1:
+        given = "the model's default" if r.guidance_scale is None else "given"
+        raise _bad("negative_prompt", f"negative_prompt needs guidance_scale > 1 (classifier-free guidance); this request's guidance_scale "
+                   f"is {guidance:g} ({given}; {model_id}'s default is {info.guidance_scale:g}), so the negative prompt would be ignored: "
+                   "set guidance_scale above 1 or omit negative_prompt", "negative_prompt_needs_guidance")
     for name, text in (("prompt", prompt), ("negative_prompt", r.negative_prompt)):
         if text and check_prompt is not None:
             try: check_prompt(text)
@@ -247,7 +268,7 @@ def accepts_generator_list(pipe, size: str | None = None) -> bool:
     "Whether `pipe` takes one generator per image (the diffusers convention): probed with a 1-step call on two prompts."
     import torch
     try:
-        w, h = (int(v) for v in (size or pipeline_info(pipe).sizes[0]).split("x"))
+        w, h = (int(v) for v in (size or _pipeline_sizes(pipe)[0]).split("x"))
         with torch.inference_mode():
             out = pipe(["", ""], num_inference_steps=1, generator=[torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)],
                        height=h, width=w, output_type="pil")
@@ -365,14 +386,24 @@ def _decode_image(data: bytes, param: str) -> Image.Image:
                    "invalid_image") from None
     return im
 
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+
+def _transparent_region(im: Image.Image) -> Image.Image:
+    "White where `im` is fully transparent (alpha 0), black elsewhere: OpenAI's edit region as a diffusers mask."
+    return im.convert("RGBA").getchannel("A").point(lambda a: 255 if a == 0 else 0)
+
 def _mask_from_upload(mask: Image.Image, image_size: tuple[int, int]) -> Image.Image:
     if mask.size != image_size:
         raise _bad("mask", f"mask is {mask.size[0]}x{mask.size[1]} but the image is {image_size[0]}x{image_size[1]}; "
                            "the mask must have the image's dimensions", "invalid_mask_size")
-    if mask.mode in ("RGBA", "LA") or (mask.mode == "P" and "transparency" in mask.info):
-        alpha = mask.convert("RGBA").getchannel("A")
-        return alpha.point(lambda a: 255 if a == 0 else 0)
-    return mask.convert("L")
+    return _transparent_region(mask) if _has_alpha(mask) else mask.convert("L")
+
+def _mask_from_alpha(image: Image.Image) -> Image.Image | None:
+    "The edit region of an image sent without a mask: its fully transparent pixels (None when it has none: a whole-image edit)."
+    if not _has_alpha(image): return None
+    region = _transparent_region(image)
+    return region if region.getextrema()[1] == 255 else None
 
 def encode_image(im: Image.Image, fmt: str, compression: int | None = None) -> bytes:
     "Encode a PIL image as png, jpeg or webp bytes (`compression` 0-100 maps to jpeg/webp quality)."
@@ -391,8 +422,14 @@ def _error_response(e: ImageAPIError, request: Request | None = None) -> JSONRes
     if rec is not None: rec.update(outcome="error", error_code=e.code, error=e.message)
     return JSONResponse(e.body(), status_code=e.status, headers=dict(e.headers))
 
+class _BodyTooLarge(StarletteHTTPException):
+    "Raised from `receive` when a streamed body passes the limit; an HTTPException so FastAPI's body reader lets it through."
+    def __init__(self, error: ImageAPIError):
+        super().__init__(error.status, error.message)
+        self.error = error
+
 class _BodyLimit:
-    "ASGI middleware: 413 for bodies over `limit` bytes, by Content-Length or while streaming."
+    "ASGI middleware: 413 for bodies over `limit` bytes, by Content-Length or, for a chunked body, while it streams in."
     def __init__(self, app, limit: int): self.app, self.limit = app, limit
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http": return await self.app(scope, receive, send)
@@ -406,13 +443,12 @@ class _BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.limit: raise too_big
+                if seen > self.limit: raise _BodyTooLarge(too_big)
             return msg
         try:
             await self.app(scope, limited, send)
-        except ImageAPIError as e:
-            if e.status != 413: raise
-            await _error_response(e)(scope, receive, send)
+        except _BodyTooLarge as e:  # read outside a route (the app's handlers answer it inside one)
+            await _error_response(e.error)(scope, receive, send)
 
 @dataclass
 class _Idem:
@@ -483,6 +519,7 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, e: StarletteHTTPException):
+        if isinstance(e, _BodyTooLarge): return _error_response(e.error, request)
         msg = {404: f"no such endpoint: {request.method} {request.url.path}",
                405: f"method {request.method} is not allowed on {request.url.path}"}.get(e.status_code, str(e.detail))
         return _error_response(ImageAPIError(e.status_code, msg, type=_STATUS_TYPES.get(e.status_code, "server_error"),
@@ -509,6 +546,7 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
 
     # -- the shared generation path -------------------------------------------------------------------
     def usage_of(spec: _Spec, n_ref: int) -> dict:
+        "OpenAI's `usage` shape by this server's convention (see 'What `usage` counts'): words of text, one token per 16x16 tile."
         text = len(spec.prompt.split()) + len((spec.negative_prompt or "").split())
         px = spec.width * spec.height // 256
         inp = text + n_ref * px
@@ -694,11 +732,12 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
             sp.strength = req.strength
             name, up = uploads[0]
             ref = _decode_image(await up.read(), name)
-            mask = None
             if mask_up is not None:
                 if not hasattr(mask_up, "read"): raise _bad("mask", "mask must be a file part, not a text field", "invalid_image")
                 mask = _mask_from_upload(_decode_image(await mask_up.read(), "mask"), ref.size)
-                mask = mask.resize((sp.width, sp.height), Image.NEAREST)
+            else:  # OpenAI's rule: without a mask, the image's fully transparent pixels are the region to edit
+                mask = _mask_from_alpha(ref)
+            if mask is not None: mask = mask.resize((sp.width, sp.height), Image.NEAREST)
             fingerprint = hashlib.sha256(json.dumps(sorted(scalars.items())).encode() + ref.tobytes() + (mask.tobytes() if mask else b"")).hexdigest()
             ref = ref.convert("RGB").resize((sp.width, sp.height), Image.BICUBIC)
             return sp, ref, mask, 1, fingerprint
