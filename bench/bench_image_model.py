@@ -5,12 +5,13 @@ steps/s (the shipped 2x2 space-to-depth UNet vs the same UNet on the unfolded 32
 
 Prints one line per measurement and the ratios; writes bench/results/bench_image_model.json.
 """
-import argparse, json, os, platform, tempfile, time
+import argparse, json, tempfile, time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# image.model sets OMP_WAIT_POLICY=PASSIVE before it loads torch (libgomp reads it only then): import it first
+from fancy_lib.image.model import (TrainConfig, held_out_captions, load_pipeline, set_threads, torch_runtime, train_image_model,
+                                   unet_evaluations)
 import torch
-from fancy_lib.image.model import TrainConfig, held_out_captions, load_pipeline, set_threads, train_image_model
 
 
 def per_image_seconds(pipe, batch: int, repeats: int = 3) -> float:
@@ -39,11 +40,14 @@ def main():
     set_threads(a.threads)
     pipe = load_pipeline(a.model_dir)
     width = pipe.unet.config.block_out_channels[0]
-    res = {"threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-           "machine": platform.machine(), "cpu_count": os.cpu_count()}
+    rt = torch_runtime()
+    g = float(pipe.config.default_guidance_scale)
+    res = {"threads": rt["threads"], "omp_wait_policy": rt["omp_wait_policy"], "machine": rt["machine"], "cpu_count": rt["cpu_count"],
+           "hardware": rt["hardware"], "guidance_scale": g, "unet_evaluations_per_image": unet_evaluations(20, g)}
     res["s_per_image_batch1"] = per_image_seconds(pipe, 1)
     res["s_per_image_batch16"] = per_image_seconds(pipe, 16)
-    print(f"time per image, 20 DDIM steps + guidance: batch 1 {res['s_per_image_batch1']:.3f} s, "
+    print(f"time per image, 20 DDIM steps at the model's default guidance {g:g} ({res['unet_evaluations_per_image']} UNet evaluations), "
+          f"{rt['threads']} thread(s), OMP_WAIT_POLICY as torch was loaded: {rt['omp_wait_policy']}: batch 1 {res['s_per_image_batch1']:.3f} s, "
           f"batch 16 {res['s_per_image_batch16']:.3f} s/image -> batching x{res['s_per_image_batch1']/res['s_per_image_batch16']:.2f}")
     res["train_steps_per_s_patch2"] = train_steps_per_s(2, a.train_steps, width, 64, a.threads)
     res["train_steps_per_s_patch1"] = train_steps_per_s(1, max(4, a.train_steps // 4), width, 64, a.threads)

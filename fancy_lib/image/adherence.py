@@ -4,9 +4,14 @@
 
 # %% ../../nbs/20b_image_adherence.ipynb #685c3179
 from __future__ import annotations
-import argparse, json, platform, random, sys, time
+import argparse, json, random, sys, time
 from dataclasses import dataclass
 from pathlib import Path
+
+# image.model first: it sets OMP_WAIT_POLICY before torch is loaded (libgomp reads it only then)
+from .model import (CAPTION_GRAMMAR, PAD, Scene, draw_shape, held_out_captions, load_pipeline, parse_caption,
+                                   random_caption, render_scene, set_threads, torch_runtime, unet_evaluations, uses_guidance)
+from ..config import FancyError
 
 import numpy as np
 import pandas as pd
@@ -14,13 +19,10 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from ..config import FancyError
-from .model import (CAPTION_GRAMMAR, Scene, draw_shape, held_out_captions, load_pipeline, parse_caption,
-                                   random_caption, render_scene, set_threads)
-
 # %% auto #0
-__all__ = ['GUIDANCE_GRID', 'read_scene', 'AdherenceReport', 'generate_images', 'adherence_score', 'training_captions',
-           'checker_accuracy', 'choose_guidance', 'sample_grid', 'time_per_image', 'score_model', 'ship_model', 'main']
+__all__ = ['GUIDANCE_GRID', 'VALIDATION_SEED_OFFSET', 'read_scene', 'AdherenceReport', 'generate_images', 'adherence_score',
+           'training_captions', 'checker_accuracy', 'choose_guidance', 'sample_grid', 'time_per_image', 'score_model',
+           'ship_model', 'main']
 
 # %% ../../nbs/20b_image_adherence.ipynb #39a7f333
 _T = 12  # template side
@@ -138,10 +140,11 @@ def checker_accuracy(n: int = 300, seed: int = 0) -> float:
     return float(np.mean(ok))
 
 GUIDANCE_GRID = (1.0, 1.5, 2.0, 3.0)
+VALIDATION_SEED_OFFSET = 1000  # validation captions use seed + 1000: never the captions of the in-distribution comparison
 
 def choose_guidance(pipe, n: int = 48, seed: int = 0, grid=GUIDANCE_GRID) -> tuple:
     "(best guidance, table) on validation captions of *training* pairs: the highest mean accuracy over the five caption slots."
-    caps, rows = training_captions(n, seed=1000 + seed), []  # not the captions of the in-distribution comparison
+    caps, rows = training_captions(n, seed=VALIDATION_SEED_OFFSET + seed), []
     for g in grid:
         r = adherence_score(pipe, caps, seed=seed, guidance_scale=g)
         rows.append({"guidance_scale": g, **{k: v for k, v in r.metrics().items() if k.endswith("accuracy")}})
@@ -161,23 +164,8 @@ def sample_grid(pipe, captions: list, seed: int = 0, cols: int = 8, scale: int =
     return grid
 
 # %% ../../nbs/20b_image_adherence.ipynb #db37827d
-def _training_stats(checkpoint: Path, step: int) -> dict:
-    "Wall time and speed up to `step`, from the train_log.jsonl beside the checkpoints (when present)."
-    log = Path(checkpoint).parent.parent / "train_log.jsonl"
-    if not log.is_file(): return {}
-    recs = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
-    recs = [r for r in recs if r["step"] <= step]
-    if not recs: return {}
-    # a resumed run appends a new segment whose elapsed_s restarts: add the segments up
-    wall, prev = 0.0, None
-    for r in recs:
-        if prev is not None and r["elapsed_s"] < prev["elapsed_s"]: wall += prev["elapsed_s"]
-        prev = r
-    wall += prev["elapsed_s"]
-    return {"train_wall_s": round(wall, 1), "steps_per_s": round(prev["step"] / wall, 4) if wall else None, "final_logged_loss": prev["loss"]}
-
 def time_per_image(pipe, repeats: int = 5, **kw) -> float:
-    "Median seconds for one image at the pipeline's defaults (after one warm-up call)."
+    "Median seconds for one image (batch of one) at the pipeline's defaults or `kw` (after one warm-up call)."
     cap = held_out_captions(1, seed=0)[0]
     pipe(cap, generator=torch.Generator().manual_seed(0), **kw)
     ts = []
@@ -185,30 +173,72 @@ def time_per_image(pipe, repeats: int = 5, **kw) -> float:
         t0 = time.perf_counter(); pipe(cap, generator=torch.Generator().manual_seed(i), **kw); ts.append(time.perf_counter() - t0)
     return float(np.median(ts))
 
-def _card(model_dir: Path, rep: AdherenceReport, info: dict, tpi: float, grid_kb: float) -> str:
-    g, cfg = CAPTION_GRAMMAR, info.get("config", {})
+def _model_facts(pipe) -> dict:
+    "What the loaded pipeline's own configs say about the model."
+    u, e, s = pipe.unet.config, pipe.text_encoder.config, pipe.scheduler.config
+    side = u.sample_size
+    return {"unet_params": sum(p.numel() for p in pipe.unet.parameters()),
+            "text_params": sum(p.numel() for p in pipe.text_encoder.parameters()),
+            "resolution": pipe.resolution, "patch": pipe.patch_size, "folded": f"{side}×{side}×{u.in_channels}",
+            "channels": tuple(u.block_out_channels),
+            "cross_attention": [f"{side >> i}×{side >> i}" for i, b in enumerate(u.down_block_types) if b.startswith("CrossAttn")],
+            "text_dim": e.dim, "text_layers": e.num_layers, "vocab": list(e.vocab),
+            "schedule": s.beta_schedule, "train_timesteps": s.num_train_timesteps, "sampler": type(pipe.scheduler).__name__,
+            "default_guidance_scale": float(pipe.config.default_guidance_scale)}
+
+def _data_md(info: dict, facts: dict) -> str:
+    d, g = info.get("data"), CAPTION_GRAMMAR
+    if d:
+        rg, j = d["grammar"], d["render_jitter"]
+        return (f"generated on the fly by `{d['renderer']}` (`{d['captions']}`), captions `\"{rg['template']}\"` with sizes "
+                f"{', '.join(rg['sizes'])}; colours {', '.join(rg['colours'])}; shapes {', '.join(rg['shapes'])}; positions "
+                f"{', '.join(rg['positions'])}; backgrounds {', '.join(rg['backgrounds'])}; jittered position (±{j['position']:.0%}) "
+                f"and extent (±{j['extent']:.0%}); held-out pairs never drawn: {', '.join(f'{c} {s}' for c, s in rg['held_out'])}.")
+    same = facts["vocab"] == [PAD] + g.words
+    return (f"not recorded in this model's training record. Its caption encoder's vocabulary ({len(facts['vocab'])} tokens) "
+            f"{'is exactly' if same else 'is NOT'} the one today's `CAPTION_GRAMMAR` builds; today's code draws captions "
+            f"`\"{g.template}\"` (sizes {', '.join(g.sizes)}; colours {', '.join(g.colours)}; shapes {', '.join(g.shapes)}; "
+            f"positions {', '.join(g.positions)}; backgrounds {', '.join(g.backgrounds)}) with `render_scene`.")
+
+def _wall_md(info: dict) -> str:
+    wall = info.get("train_wall_s")
+    if wall is None: return "not recorded"
+    segs = info.get("train_segments")
+    if segs: return f"{wall:,.0f} s ({wall / 60:.1f} min), summed over {len(segs)} training segment(s) recorded in the checkpoint"
+    return (f"{wall:,.0f} s ({wall / 60:.1f} min), as recorded when the model was shipped from the `train_log.jsonl` beside the checkpoint "
+            f"(whether the run had resumed segments in other run folders, which that log would miss, was not recorded)")
+
+def _card(model_dir: Path, rep: AdherenceReport, info: dict, facts: dict, run: dict) -> str:
+    g, cfg, rt = CAPTION_GRAMMAR, info.get("config", {}), run["runtime"]
     per_pair = rep.rows.groupby(["colour", "shape"])[["colour_ok", "shape_ok", "position_ok"]].mean()
     pair_lines = "\n".join(f"| {c} {s} | {r.colour_ok:.0%} | {r.shape_ok:.0%} | {r.position_ok:.0%} |" for (c, s), r in per_pair.iterrows())
     goal = rep.colour_accuracy >= 0.9 and rep.shape_accuracy >= 0.8
-    n_params = info.get("parameters", {})
-    wall = info.get("train_wall_s")
+    gv, ind, tp = run["guidance"], run["in_dist"], run["time_per_image"]
+    gtable = "\n".join(f"| {r.guidance_scale:g} | {r.colour_accuracy:.1%} | {r.shape_accuracy:.1%} | {r.position_accuracy:.1%} | "
+                       f"{r.size_accuracy:.1%} | {r.background_accuracy:.1%} | {r.slot_mean:.1%} |" for r in gv["table"].itertuples())
+    cfg_md = lambda gs: "classifier-free guidance" if uses_guidance(gs) else "no classifier-free guidance at 1.0"
+    step, batch = info.get("step"), cfg.get("batch_size")
+    nr = lambda v, f="{}": "not recorded" if v is None else f.format(v)
+    loss = {"epsilon": "ε", "v_prediction": "v"}.get(cfg.get("prediction_type"), cfg.get("prediction_type"))
     return f"""# Shapes diffusion model (fancy_lib.image.model)
 
 A small text-to-image diffusion model trained from scratch on generated captioned scenes: one coloured
-shape on a plain background, 32×32 RGB. It is the bundled model of the image line; load it with
+shape on a plain background, {facts['resolution']}×{facts['resolution']} RGB. Load it with
 `fancy_lib.image.model.load_pipeline("{model_dir}")` (a standard diffusers pipeline directory,
 `ShapesDiffusionPipeline`, offline).
 
-*Everything below the headings "Adherence" and "Speed" was measured by
-`python -m fancy_lib.image.adherence` (`{info.get('command', 'score')}`) on {info.get('scored_at', '?')}; nothing is typed in.*
+*Written by `python -m fancy_lib.image.adherence {run['command']}` on {run['scored_at']}. Every number under
+"Adherence" and "Speed" was measured in that run; every fact under "Training" is read from this directory's
+`training.json` (the training record written when the checkpoint was exported) or from the model's own
+configs, and what that record lacks is marked "not recorded". Nothing is typed in.*
 
 ## Adherence on held-out captions
 
 Captions whose (colour, shape) pair never appeared in training — {', '.join(f'{c} {s}' for c, s in g.held_out)} —
 {rep.n} of them (`held_out_captions({rep.n}, seed={rep.seed})`), one image each from one generator seeded {rep.seed},
-{rep.num_inference_steps} DDIM steps, guidance {rep.guidance_scale}; read back by the classical checker
-`fancy_lib.image.adherence.read_scene`, which read {info['checker'][0]} jittered clean renders right on every slot
-{info['checker'][1]:.1%} of the time in the same scoring run.
+{rep.num_inference_steps} DDIM steps, guidance {rep.guidance_scale:g} ({cfg_md(rep.guidance_scale)}); read back by the classical
+checker `fancy_lib.image.adherence.read_scene`, which read {run['checker'][0]} jittered clean renders right on every slot
+{run['checker'][1]:.1%} of the time in the same run.
 
 | slot | accuracy |
 |---|---|
@@ -221,10 +251,18 @@ Captions whose (colour, shape) pair never appeared in training — {', '.join(f'
 
 Goal (colour ≥ 90 %, shape ≥ 80 %): **{'reached' if goal else 'NOT reached'}**.
 
-{info['guidance_md']}
+The default guidance scale is {facts['default_guidance_scale']:g} (`default_guidance_scale` in `model_index.json`, {'set by this run to the best scale below' if gv['set_by_this_run'] else 'not set by this run'}).
+Each scale of `GUIDANCE_GRID`, measured in this run on {gv['n']} *validation* captions of training pairs
+(`training_captions({gv['n']}, seed={gv['captions_seed']})`, never the held-out ones), one generator seeded {gv['seed']}:
 
-For comparison, on {info['in_dist'].n} captions of *training* pairs (`training_captions({info['in_dist'].n}, seed={rep.seed})`), same
-settings: colour {info['in_dist'].colour_accuracy:.1%}, shape {info['in_dist'].shape_accuracy:.1%}, position {info['in_dist'].position_accuracy:.1%}.
+| guidance | colour | shape | position | size | background | mean of the five |
+|---|---|---|---|---|---|---|
+{gtable}
+
+Highest mean of the five slots (ties: the lowest scale): {gv['best']:g}, {'the default' if gv['best'] == facts['default_guidance_scale'] else '**not** the default'}.
+
+For comparison, on {ind.n} captions of *training* pairs (`training_captions({ind.n}, seed={ind.seed})`), same
+settings: colour {ind.colour_accuracy:.1%}, shape {ind.shape_accuracy:.1%}, position {ind.position_accuracy:.1%}.
 
 | held-out pair | colour | shape | position |
 |---|---|---|---|
@@ -232,104 +270,106 @@ settings: colour {info['in_dist'].colour_accuracy:.1%}, shape {info['in_dist'].s
 
 ![samples](sample_grid.png)
 
-`sample_grid.png` ({grid_kb:.0f} KB): the first 24 scored captions, in order, ×2 nearest-neighbour.
+`sample_grid.png` ({run['grid_kb']:.0f} KB): the first {run['grid_n']} scored captions, in order, ×2 nearest-neighbour.
+`score_rows.csv`: every scored caption with what the checker read.
 
 ## Speed
 
-- Time per image: **{tpi:.3f} s** (one 32×32 image, {rep.num_inference_steps} DDIM steps with classifier-free guidance,
-  batch of one, {torch.get_num_threads()} torch thread(s), OMP_WAIT_POLICY={__import__('os').environ.get('OMP_WAIT_POLICY')}, on {platform.machine()}, {__import__('os').cpu_count()} CPU cores shared).
-- Training: **{info.get('steps_per_s', float('nan'))} steps/s** at batch {cfg.get('batch_size')} ({cfg.get('threads')} thread(s)).
+- Time per image: **{tp['seconds']:.3f} s**: one {facts['resolution']}×{facts['resolution']} image, {tp['num_inference_steps']} DDIM steps at guidance {tp['guidance_scale']:g},
+  so {tp['unet_evaluations']} UNet evaluations ({cfg_md(tp['guidance_scale'])}); batch of one, median of {tp['repeats']} calls after a
+  warm-up; {rt['threads']} torch thread(s), OMP_WAIT_POLICY as torch was loaded: {rt['omp_wait_policy']}; torch {rt['torch']} on
+  {rt['device']}, {rt['hardware']}.
+- Training: **{nr(info.get('steps_per_s'))} steps/s** at batch {nr(batch)} (steps over the training wall time below).
 
 ## Training
 
-- Data: generated on the fly by `render_scene` (Pillow, drawn at 4× and box-filtered), captions
-  `"{g.template}"` with sizes {', '.join(g.sizes)}; colours {', '.join(g.colours)}; shapes {', '.join(g.shapes)};
-  positions {', '.join(g.positions)}; backgrounds {', '.join(g.backgrounds)}; jittered position (±3 %) and
-  extent (±8 %). The held-out pairs above were never drawn. No downloaded data or weights.
-- Steps: **{info.get('step')}** at batch {cfg.get('batch_size')} ({info.get('step', 0) * cfg.get('batch_size', 0):,} images seen), AdamW lr {cfg.get('lr')}
-  (warmup {cfg.get('warmup')}, cosine to {cfg.get('min_lr_ratio')}× over {cfg.get('steps')} planned steps), Min-SNR-{cfg.get('min_snr_gamma')} ε-loss,
-  caption dropout {cfg.get('cond_dropout')}, EMA {cfg.get('ema_decay')} (shipped weights: {'EMA' if info.get('ema') else 'raw'}), seed {cfg.get('seed')}.
-- Wall time: {f'{wall/60:.1f} min' if wall else 'unknown'}; hardware: CPU ({platform.machine()}, {__import__('os').cpu_count()} cores shared with other jobs),
-  device {cfg.get('device')}, {cfg.get('threads')} torch thread(s) with OMP_WAIT_POLICY=PASSIVE.
-- Model: `UNet2DConditionModel` {n_params.get('unet', 0)/1e6:.2f} M parameters on the 2×2 space-to-depth
-  folded image (16×16×12), channels ({cfg.get('width')}, {2*cfg.get('width', 0)}, {2*cfg.get('width', 0)}), cross-attention at 8×8 and 4×4;
-  `CaptionEncoder` {n_params.get('text_encoder', 0)/1e6:.3f} M parameters (word embeddings + position + per-token MLP,
-  {cfg.get('text_dim')} dims). Cosine DDPM schedule, 1000 steps; DDIM sampling.
-- Checkpoint: `{info.get('checkpoint')}`{f"; run record `{info['run_id']}`" if info.get('run_id') else ''}.
+- Data: {_data_md(info, facts)}
+- Steps: **{nr(step)}** at batch {nr(batch)} ({f'{step * batch:,}' if step and batch else 'not recorded'} images seen), AdamW lr {nr(cfg.get('lr'))}
+  (warmup {nr(cfg.get('warmup'))}, cosine to {nr(cfg.get('min_lr_ratio'))}× over {nr(cfg.get('steps'))} planned steps), Min-SNR-{nr(cfg.get('min_snr_gamma'))} {loss}-loss,
+  caption dropout {nr(cfg.get('cond_dropout'))}, EMA {nr(cfg.get('ema_decay'))} (shipped weights: {'EMA' if info.get('ema') else 'raw' if 'ema' in info else 'not recorded'}),
+  seed {nr(cfg.get('seed'))} (weights initialised from it: no pretrained weights).
+- Wall time: {_wall_md(info)}.
+- Hardware: {nr(info.get('hardware'))}; device {nr(cfg.get('device'))}; torch threads {nr(cfg.get('threads'))} (the run's setting);
+  OMP_WAIT_POLICY as torch was loaded: {nr(info.get('omp_wait_policy'))}.
+- Last logged training loss (Min-SNR weighted, mean of the last log window): {nr(info.get('final_logged_loss'), '{:.4f}')}.
+- Model: `UNet2DConditionModel` {facts['unet_params'] / 1e6:.2f} M parameters on the {facts['patch']}×{facts['patch']} space-to-depth
+  folded image ({facts['folded']}), channels {facts['channels']}, cross-attention at {' and '.join(facts['cross_attention'])};
+  `CaptionEncoder` {facts['text_params'] / 1e6:.3f} M parameters ({len(facts['vocab'])} tokens: word embeddings + position + per-token MLP{f" + {facts['text_layers']} transformer layers" if facts['text_layers'] else ''},
+  {facts['text_dim']} dims). `{facts['schedule']}` DDPM schedule, {facts['train_timesteps']} steps; sampled with `{facts['sampler']}`.
+- Checkpoint: `{nr(info.get('checkpoint'))}`; run record: {f"`{info['run_id']}`" if info.get('run_id') else 'not recorded'}.
 
 ## Limitations
 
-- It draws only what the grammar says: one shape, {len(g.colours)} colours, {len(g.shapes)} shapes, 2 sizes,
-  5 positions, 3 plain backgrounds, at 32×32. Any other word is refused (`CaptionError`), any other size too.
-- Generated shapes are soft-edged and sometimes malformed; the per-pair table shows where it fails.
-- The score is measured on {rep.n} images: one image's worth is {1/rep.n:.1%}.
+- It draws only what its vocabulary and the grammar say: one shape, {len(g.colours)} colours, {len(g.shapes)} shapes, {len(g.sizes)} sizes,
+  {len(g.positions)} positions, {len(g.backgrounds)} plain backgrounds, at {facts['resolution']}×{facts['resolution']}. Any other word is refused (`CaptionError`), any other size too (`ImageSizeError`).
+- The score is measured on {rep.n} images: one image's worth is {1 / rep.n:.1%}. The per-pair table and `score_rows.csv` show where it fails.
 - Image-to-image and masked edits use the same model (SDEdit, RePaint-style blending); they are not scored.
 """
 
-def score_model(model_dir: str | Path, n: int = 96, seed: int = 0, *, command: str = "score") -> AdherenceReport:
-    "Measure a shipped model directory on held-out captions; write score.json, score_rows.csv, sample_grid.png and MODEL_CARD.md."
+def score_model(model_dir: str | Path, n: int = 96, seed: int = 0, *, command: str | None = None,
+                set_default_guidance: bool = False) -> AdherenceReport:
+    "Re-measure a model directory: guidance on validation captions, the held-out score at the model's default; rewrite its files and card."
     model_dir = Path(model_dir)
     pipe = load_pipeline(model_dir)
     info = json.loads((model_dir / "training.json").read_text()) if (model_dir / "training.json").is_file() else {}
+    gn = max(6, n // 2)
+    best, table = choose_guidance(pipe, n=gn, seed=seed)
+    if set_default_guidance:
+        pipe.register_to_config(default_guidance_scale=best)
+        pipe.save_config(str(model_dir))  # model_index.json only: the stored weights stay as they are
+    table.to_csv(model_dir / "guidance_validation.csv", index=False)
     captions = held_out_captions(n, seed=seed)
     rep = adherence_score(pipe, captions, seed=seed)
-    in_dist = adherence_score(pipe, training_captions(max(6, n // 2), seed=seed), seed=seed)
-    grid = sample_grid(pipe, captions[:24], seed=seed)
-    grid.save(model_dir / "sample_grid.png", optimize=True)
-    tpi = time_per_image(pipe)
-    info.update(command=command, scored_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                parameters={"unet": sum(p.numel() for p in pipe.unet.parameters()),
-                            "text_encoder": sum(p.numel() for p in pipe.text_encoder.parameters())})
-    gv = model_dir / "guidance_validation.csv"
-    if gv.is_file():
-        t = pd.read_csv(gv)
-        guidance_md = ("The default guidance scale ({:g}, in `model_index.json`) was chosen when the model was shipped, on {} "
-                       "*validation* captions of training pairs (`training_captions(n, seed={})`, never the held-out ones): the "
-                       "scale with the highest mean accuracy over the five slots of a caption.\n\n| guidance | colour | shape | position | size | background | mean of the five |\n|---|---|---|---|---|---|---|\n"
-                       ).format(pipe.config.default_guidance_scale, max(6, n // 2), 1000 + seed) + "\n".join(
-            f"| {r.guidance_scale:g} | {r.colour_accuracy:.1%} | {r.shape_accuracy:.1%} | {r.position_accuracy:.1%} | {r.size_accuracy:.1%} | {r.background_accuracy:.1%} | {r.slot_mean:.1%} |" for r in t.itertuples())
-    else:
-        guidance_md = f"Guidance: the model's default ({rep.guidance_scale:g}); no validation table was recorded for it."
-    info_card = {**info, "in_dist": in_dist, "checker": (300, checker_accuracy(300, seed)), "guidance_md": guidance_md}
-    (model_dir / "score.json").write_text(json.dumps({**rep.metrics(), "time_per_image_s": tpi, "summary": rep.summary(),
-                                                      "training_pairs": in_dist.metrics(), "checker_clean_accuracy": info_card["checker"][1],
-                                                      "scored_at": info["scored_at"], "step": info.get("step")}, indent=2))
+    in_dist = adherence_score(pipe, training_captions(gn, seed=seed), seed=seed)
+    grid_n = min(24, n)
+    sample_grid(pipe, captions[:grid_n], seed=seed).save(model_dir / "sample_grid.png", optimize=True)
+    steps, gs, repeats = rep.num_inference_steps, rep.guidance_scale, 5
+    tp = {"seconds": time_per_image(pipe, repeats, num_inference_steps=steps, guidance_scale=gs), "num_inference_steps": steps,
+          "guidance_scale": gs, "unet_evaluations": unet_evaluations(steps, gs), "repeats": repeats, "batch_size": 1}
+    gv = {"n": gn, "seed": seed, "captions_seed": VALIDATION_SEED_OFFSET + seed, "best": best,
+          "default": float(pipe.config.default_guidance_scale), "set_by_this_run": set_default_guidance}
+    run = {"command": command or f"score {model_dir}", "scored_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "runtime": torch_runtime(str(pipe.unet.device)), "checker": (300, checker_accuracy(300, seed)), "in_dist": in_dist,
+           "guidance": {**gv, "table": table}, "time_per_image": tp, "grid_n": grid_n}
+    (model_dir / "score.json").write_text(json.dumps({
+        **rep.metrics(), "time_per_image_s": tp["seconds"], "summary": rep.summary(), "training_pairs": in_dist.metrics(),
+        "checker_clean_accuracy": run["checker"][1], "guidance_validation": gv, "time_per_image": tp, "runtime": run["runtime"],
+        "command": run["command"], "scored_at": run["scored_at"], "step": info.get("step")}, indent=2))
     rep.rows.to_csv(model_dir / "score_rows.csv", index=False)
-    (model_dir / "MODEL_CARD.md").write_text(_card(model_dir, rep, info_card, tpi, (model_dir / "sample_grid.png").stat().st_size / 1024))
+    run["grid_kb"] = (model_dir / "sample_grid.png").stat().st_size / 1024
+    (model_dir / "MODEL_CARD.md").write_text(_card(model_dir, rep, info, _model_facts(pipe), run))
     return rep
 
-def ship_model(checkpoint: str | Path, model_dir: str | Path, n: int = 96, seed: int = 0, run_id: str | None = None) -> AdherenceReport:
-    "Export a training checkpoint (EMA weights) into `model_dir`, replacing it, then score it and write its card."
+def ship_model(checkpoint: str | Path, model_dir: str | Path, n: int = 96, seed: int = 0, run_id: str | None = None,
+               training_info: dict | None = None) -> AdherenceReport:
+    "Export a training checkpoint (EMA weights) into `model_dir`, replacing it; choose its default guidance, score it, write its card."
     from fancy_lib.image.model import export_checkpoint
     import shutil
     checkpoint, model_dir = Path(checkpoint), Path(model_dir)
     if not checkpoint.is_file(): raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     tmp = model_dir.with_name(model_dir.name + ".tmp")
     if tmp.exists(): shutil.rmtree(tmp)
-    ck_step = int(torch.load(checkpoint, map_location="cpu", weights_only=False)["step"])
-    pipe = export_checkpoint(checkpoint, tmp, training_info={**_training_stats(checkpoint, ck_step), "run_id": run_id})
-    g, table = choose_guidance(pipe, n=max(6, n // 2), seed=seed)
-    pipe.register_to_config(default_guidance_scale=g)
+    pipe = export_checkpoint(checkpoint, tmp, training_info={"run_id": run_id, **(training_info or {})})
     pipe.unet.to(torch.float16)  # stored in half precision (half the size in git); load_pipeline upcasts to float32,
-    pipe.save_pretrained(str(tmp))  # and the score below is measured on exactly these stored weights
-    table.to_csv(tmp / "guidance_validation.csv", index=False)
+    pipe.save_pretrained(str(tmp))  # and guidance and score below are measured on exactly these stored weights
     if model_dir.exists(): shutil.rmtree(model_dir)
     tmp.rename(model_dir)
-    return score_model(model_dir, n, seed, command=f"ship {checkpoint.name}")
+    return score_model(model_dir, n, seed, command=f"ship {checkpoint.name}", set_default_guidance=True)
 
 def main(argv: list | None = None) -> int:
     "Command line: `ship CHECKPOINT MODEL_DIR` or `score MODEL_DIR` (see the module docs)."
     ap = argparse.ArgumentParser(prog="python -m fancy_lib.image.adherence", description="Score and ship the shapes diffusion model.")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("score", help="re-score a model directory and rewrite its MODEL_CARD.md")
+    s = sub.add_parser("score", help="re-score an existing model directory (training facts from its training.json) and rewrite "
+                                     "score.json, score_rows.csv, sample_grid.png, guidance_validation.csv and MODEL_CARD.md")
     s.add_argument("model_dir"); s.add_argument("--n", type=int, default=96); s.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("ship", help="export a checkpoint into a model directory, score it, write MODEL_CARD.md")
+    p = sub.add_parser("ship", help="export a checkpoint into a model directory, choose its guidance, score it, write MODEL_CARD.md")
     p.add_argument("checkpoint"); p.add_argument("model_dir"); p.add_argument("--n", type=int, default=96)
     p.add_argument("--seed", type=int, default=0); p.add_argument("--run-id", default=None)
     for q in (s, p): q.add_argument("--threads", type=int, default=1, help="torch threads (default 1: see image.model on threads)")
     a = ap.parse_args(argv)
     set_threads(a.threads)
-    rep = (score_model(a.model_dir, a.n, a.seed) if a.cmd == "score"
+    rep = (score_model(a.model_dir, a.n, a.seed, command=f"score {a.model_dir} --n {a.n} --seed {a.seed}") if a.cmd == "score"
            else ship_model(a.checkpoint, a.model_dir, a.n, a.seed, run_id=a.run_id))
     print(rep.summary())
     return 0

@@ -4,12 +4,14 @@
 
 # %% ../../nbs/20_image_model.ipynb #a73cedf1
 from __future__ import annotations
-import json, math, os, random, re, shutil, time
+import json, math, os, platform, random, re, shutil, sys, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # Threads: on 2 shared cores, OpenMP's default busy-waiting made torch 5-10x slower than a passive wait.
-# This must be set before torch starts its thread pool; a caller that set it already wins.
+# libgomp reads OMP_WAIT_POLICY once, when `import torch` loads it: set it before that import (a caller
+# that set it already wins), and remember what torch really got (`torch_runtime` reports it).
+_TORCH_LOADED_BEFORE = "torch" in sys.modules
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
@@ -19,12 +21,17 @@ from PIL import Image, ImageDraw
 
 from ..config import FancyError
 
+OMP_WAIT_POLICY_AT_TORCH_IMPORT = ("unknown: torch was imported before fancy_lib.image.model" if _TORCH_LOADED_BEFORE
+                                   else os.environ.get("OMP_WAIT_POLICY"))
+
 # %% auto #0
-__all__ = ['CAPTION_GRAMMAR', 'PAD', 'CaptionError', 'ImageSizeError', 'TrainingError', 'CaptionGrammar', 'Scene',
-           'parse_caption', 'random_scene', 'random_caption', 'held_out_captions', 'draw_shape', 'render_scene',
-           'CaptionEncoder', 'build_unet', 'build_noise_scheduler', 'fold', 'unfold', 'ShapesDiffusionPipeline',
-           'load_pipeline', 'make_pipeline', 'TrainConfig', 'TrainResult', 'set_threads', 'render_batch',
-           'train_image_model', 'load_checkpoint_models', 'export_checkpoint']
+__all__ = ['OMP_WAIT_POLICY_AT_TORCH_IMPORT', 'CAPTION_GRAMMAR', 'RENDER_JITTER', 'PAD', 'CaptionError', 'ImageSizeError',
+           'TrainingError', 'ModelFormatError', 'CaptionGrammar', 'Scene', 'parse_caption', 'random_scene',
+           'random_caption', 'held_out_captions', 'draw_shape', 'render_scene', 'CaptionEncoder', 'build_unet',
+           'build_noise_scheduler', 'fold', 'unfold', 'uses_guidance', 'unet_evaluations', 'ShapesDiffusionPipeline',
+           'load_pipeline', 'make_pipeline', 'TrainConfig', 'TrainResult', 'torch_runtime', 'set_threads',
+           'render_batch', 'train_image_model', 'load_checkpoint_models', 'checkpoint_training_record',
+           'export_checkpoint']
 
 # %% ../../nbs/20_image_model.ipynb #17f64099
 class CaptionError(FancyError, ValueError):
@@ -35,6 +42,9 @@ class ImageSizeError(FancyError, ValueError):
 
 class TrainingError(FancyError, ValueError):
     "A training configuration or checkpoint that cannot be used."
+
+class ModelFormatError(FancyError, ValueError):
+    "A saved model directory or checkpoint that lacks something needed to use it safely (e.g. its vocabulary)."
 
 # %% ../../nbs/20_image_model.ipynb #2e8aa38c
 @dataclass(frozen=True)
@@ -87,16 +97,18 @@ class Scene:
     shape: str
     position: str
     background: str
+    grammar: CaptionGrammar = field(default=CAPTION_GRAMMAR, repr=False, compare=False)  # the grammar it was drawn from
 
-    def caption(self, grammar: CaptionGrammar = CAPTION_GRAMMAR) -> str:
-        "The caption text of this scene."
-        return grammar.template.format(size=self.size, colour=self.colour, shape=self.shape,
-                                       position=grammar.positions[self.position][0], background=self.background)
+    def caption(self, grammar: CaptionGrammar | None = None) -> str:
+        "The caption text of this scene (in its own grammar unless another is given)."
+        g = grammar or self.grammar
+        return g.template.format(size=self.size, colour=self.colour, shape=self.shape,
+                                 position=g.positions[self.position][0], background=self.background)
 
     @property
     def is_held_out(self) -> bool:
-        "Whether the (colour, shape) pair is one of the held-out test combinations."
-        return (self.colour, self.shape) in CAPTION_GRAMMAR.held_out
+        "Whether the (colour, shape) pair is one of its grammar's held-out test combinations."
+        return (self.colour, self.shape) in self.grammar.held_out
 
 def _words(text: str) -> list:
     return re.findall(r"[a-z]+|[^a-z\s]+", str(text).lower())
@@ -129,31 +141,32 @@ def parse_caption(text: str, grammar: CaptionGrammar = CAPTION_GRAMMAR) -> Scene
                 fail(f"a {slot}: one of {', '.join(allowed)}")
             got[slot], pos = words[pos], pos + 1
     if pos != len(words): fail("the end of the caption")
-    return Scene(**got)
+    return Scene(**got, grammar=grammar)
 
 def random_scene(rng: random.Random, held_out: bool | None = False, grammar: CaptionGrammar = CAPTION_GRAMMAR) -> Scene:
     "A uniformly random scene: training pairs only (False), held-out pairs only (True), or any (None)."
     while True:
         s = Scene(size=rng.choice(list(grammar.sizes)), colour=rng.choice(list(grammar.colours)),
                   shape=rng.choice(list(grammar.shapes)), position=rng.choice(list(grammar.positions)),
-                  background=rng.choice(list(grammar.backgrounds)))
+                  background=rng.choice(list(grammar.backgrounds)), grammar=grammar)
         if held_out is None or ((s.colour, s.shape) in grammar.held_out) == held_out: return s
 
 def random_caption(rng: random.Random, held_out: bool | None = False, grammar: CaptionGrammar = CAPTION_GRAMMAR) -> str:
     "A random caption of the grammar; by default never one of the held-out (colour, shape) pairs."
     return random_scene(rng, held_out, grammar).caption(grammar)
 
-def held_out_captions(n: int, seed: int = 0) -> list:
+def held_out_captions(n: int, seed: int = 0, grammar: CaptionGrammar = CAPTION_GRAMMAR) -> list:
     "`n` captions whose (colour, shape) pairs were never in training, cycling evenly over the pairs."
-    rng, pairs, out = random.Random(seed), CAPTION_GRAMMAR.held_out, []
+    rng, pairs, out = random.Random(seed), grammar.held_out, []
     for i in range(n):
         c, s = pairs[i % len(pairs)]
-        out.append(Scene(rng.choice(list(CAPTION_GRAMMAR.sizes)), c, s, rng.choice(list(CAPTION_GRAMMAR.positions)),
-                         rng.choice(list(CAPTION_GRAMMAR.backgrounds))).caption())
+        out.append(Scene(rng.choice(list(grammar.sizes)), c, s, rng.choice(list(grammar.positions)),
+                         rng.choice(list(grammar.backgrounds)), grammar).caption())
     return out
 
 # %% ../../nbs/20_image_model.ipynb #1b0c8a9e
 _SS = 4  # supersampling factor
+RENDER_JITTER = {"position": 0.03, "extent": 0.08}  # ± fraction of the image side / of the extent, when `rng` is given
 
 def _shape_polygon(shape: str, cx: float, cy: float, e: float):
     h = e / 2
@@ -172,16 +185,18 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, exte
     else: draw.polygon(_shape_polygon(shape, cx, cy, extent), fill=fill)
 
 def render_scene(caption: str | Scene, size: int = 32, rng: random.Random | None = None,
-                 grammar: CaptionGrammar = CAPTION_GRAMMAR) -> Image.Image:
-    "Draw the scene a caption describes as a `size`×`size` RGB image (jittered when `rng` is given)."
+                 grammar: CaptionGrammar | None = None) -> Image.Image:
+    "Draw the scene a caption describes as a `size`×`size` RGB image (jittered when `rng` is given); a `Scene` in its own grammar by default."
+    grammar = grammar or (caption.grammar if isinstance(caption, Scene) else CAPTION_GRAMMAR)
     s = caption if isinstance(caption, Scene) else parse_caption(caption, grammar)
     big = size * _SS
     im = Image.new("RGB", (big, big), grammar.backgrounds[s.background])
     fx, fy = grammar.positions[s.position][1]
     ext = grammar.sizes[s.size]
     if rng is not None:
-        fx, fy = fx + rng.uniform(-0.03, 0.03), fy + rng.uniform(-0.03, 0.03)
-        ext *= rng.uniform(0.92, 1.08)
+        jp, je = RENDER_JITTER["position"], RENDER_JITTER["extent"]
+        fx, fy = fx + rng.uniform(-jp, jp), fy + rng.uniform(-jp, jp)
+        ext *= rng.uniform(1 - je, 1 + je)
     draw_shape(ImageDraw.Draw(im), s.shape, fx * big, fy * big, ext * big, grammar.colours[s.colour])
     return im.resize((size, size), Image.Resampling.BOX)
 
@@ -198,8 +213,12 @@ class CaptionEncoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, vocab: list | None = None, max_length: int = 16, dim: int = 64, num_layers: int = 0, num_heads: int = 4):
         super().__init__()
-        vocab = list(vocab) if vocab else [PAD] + CAPTION_GRAMMAR.words
-        if vocab[0] != PAD: raise CaptionError(f"the encoder vocabulary must start with {PAD!r}, got {vocab[0]!r}")
+        self._vocab_given = vocab is not None
+        vocab = list(vocab) if vocab is not None else [PAD] + CAPTION_GRAMMAR.words   # a new encoder: today's grammar
+        if not vocab or vocab[0] != PAD: raise CaptionError(f"the encoder vocabulary must start with {PAD!r}, got {vocab[:1]!r}")
+        if len(set(vocab)) != len(vocab):
+            raise CaptionError(f"the encoder vocabulary repeats {sorted({w for w in vocab if vocab.count(w) > 1})}: each token once")
+        self.register_to_config(vocab=vocab)  # saved with the weights: token i means vocab[i], whatever the grammar says later
         self._index = {w: i for i, w in enumerate(vocab)}
         self.embed = torch.nn.Embedding(len(vocab), dim)
         self.pos = torch.nn.Parameter(torch.randn(max_length, dim) * 0.02)
@@ -208,6 +227,23 @@ class CaptionEncoder(ModelMixin, ConfigMixin):
             torch.nn.TransformerEncoderLayer(dim, num_heads, 2 * dim, dropout=0.0, batch_first=True, norm_first=True),
             num_layers, enable_nested_tensor=False) if num_layers else None
         self.norm = torch.nn.LayerNorm(dim)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs) -> "CaptionEncoder":
+        "Load a saved encoder; refused when its config has no vocabulary (and none is passed as `vocab=`)."
+        enc = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if not enc._vocab_given:
+            where = Path(pretrained_model_name_or_path, kwargs.get("subfolder") or "", "config.json")
+            raise ModelFormatError(
+                f"{where} has no 'vocab': the encoder's token ids cannot be matched to words (rebuilding them from today's "
+                f"CAPTION_GRAMMAR would silently remap the embeddings if a word changed). Re-save it with the vocabulary it was "
+                f"trained with: CaptionEncoder.from_pretrained(path, vocab=[...]).save_pretrained(path)")
+        return enc
+
+    @property
+    def vocab(self) -> list:
+        "The tokens in id order (`<pad>` is id 0)."
+        return list(self.config.vocab)
 
     def tokenize(self, texts: str | list) -> torch.LongTensor:
         "Token ids (batch, max_length) of captions; '' is the empty (unconditional) caption."
@@ -267,6 +303,14 @@ def _to_tensor(img, resolution: int, what: str, mode: str = "RGB") -> torch.Tens
         img = img.resize((resolution, resolution), Image.Resampling.BICUBIC if mode == "RGB" else Image.Resampling.BILINEAR)
     a = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)
     return a.permute(2, 0, 1) if a.ndim == 3 else a[None]
+
+def uses_guidance(guidance_scale: float) -> bool:
+    "Whether sampling at `guidance_scale` runs classifier-free guidance (two UNet evaluations a step); at 1.0 it does not."
+    return float(guidance_scale) != 1.0
+
+def unet_evaluations(num_inference_steps: int, guidance_scale: float) -> int:
+    "UNet evaluations per image for text-to-image at these settings (the guided pair counts as two)."
+    return num_inference_steps * (2 if uses_guidance(guidance_scale) else 1)
 
 class ShapesDiffusionPipeline(DiffusionPipeline):
     "Text-to-image, image-to-image and masked edits with the self-trained shapes model."
@@ -335,7 +379,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         n, p, dev = len(prompts), self.patch_size, self.unet.device
         cond = self.text_encoder(self.text_encoder.tokenize(prompts))
         if guidance_scale is None: guidance_scale = self.config.default_guidance_scale
-        use_cfg = guidance_scale != 1.0
+        use_cfg = uses_guidance(guidance_scale)
         if use_cfg: cond = torch.cat([self.text_encoder(self.text_encoder.tokenize(negs)), cond])
 
         self.scheduler.set_timesteps(num_inference_steps)
@@ -434,6 +478,24 @@ class TrainResult:
     images_per_s: float
     losses: list                 # (step, mean loss over the log window) of the whole run
     stopped_early: bool          # stopped by max_minutes before `steps`
+    train_wall_s: float | None = None  # wall time of the whole run up to `step`, over every resumed segment (None: not recorded)
+    segments: list = field(default_factory=list)  # one dict per segment: from_step, to_step, wall_s, runtime
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"): return line.split(":", 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
+def torch_runtime(device: str = "cpu") -> dict:
+    "What torch runs with in this process: threads, OMP_WAIT_POLICY as torch got it, versions and hardware (for records and the card)."
+    dev = torch.device(device)
+    gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" and torch.cuda.is_available() else None
+    cpu = f"{_cpu_name()} ({platform.machine()})"
+    return {"torch": torch.__version__, "device": str(dev), "threads": torch.get_num_threads(),
+            "omp_wait_policy": OMP_WAIT_POLICY_AT_TORCH_IMPORT, "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "hardware": (f"{gpu}, " if gpu else "") + f"{cpu}, {os.cpu_count()} CPU cores visible to the process"}
 
 def set_threads(n: int) -> int:
     "Set torch's intra-op threads deliberately (see the note on OMP_WAIT_POLICY); returns the number in use."
@@ -451,11 +513,22 @@ def _lr_at(step: int, cfg: TrainConfig) -> float:
     t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
-def _new_models(cfg: TrainConfig):
+def _new_models(cfg: TrainConfig, vocab: list | None = None):
     torch.manual_seed(cfg.seed)
     unet = build_unet(cfg.resolution, cfg.patch_size, cfg.width, cfg.text_dim)
-    enc = CaptionEncoder(dim=cfg.text_dim, num_layers=cfg.text_layers)
+    enc = CaptionEncoder(vocab=vocab, dim=cfg.text_dim, num_layers=cfg.text_layers)
     return unet, enc
+
+def _checkpoint_vocab(ck: dict, checkpoint, vocab: list | None = None) -> list:
+    if vocab is not None: return list(vocab)
+    if ck.get("vocab"): return list(ck["vocab"])
+    raise ModelFormatError(f"checkpoint {checkpoint} has no 'vocab' (written before vocabularies were recorded): its token ids "
+                           f"cannot be matched to words; pass vocab=[...] with the vocabulary it was trained with")
+
+def _data_record() -> dict:
+    "What the training data is drawn from: the caption grammar, the render jitter, training pairs only."
+    return {"grammar": json.loads(json.dumps(asdict(CAPTION_GRAMMAR))), "render_jitter": dict(RENDER_JITTER),
+            "captions": "random_caption(rng): training (colour, shape) pairs only", "renderer": "render_scene"}
 
 def train_image_model(cfg: TrainConfig, out_dir: str | Path, resume_from: str | Path | None = None,
                       max_minutes: float | None = None, log=print) -> TrainResult:
@@ -463,22 +536,30 @@ def train_image_model(cfg: TrainConfig, out_dir: str | Path, resume_from: str | 
     out_dir = Path(out_dir); (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     set_threads(cfg.threads)
     dev = torch.device(cfg.device)
-    unet, enc = _new_models(cfg)
+    ck = torch.load(resume_from, map_location="cpu", weights_only=False) if resume_from else None
+    unet, enc = _new_models(cfg, _checkpoint_vocab(ck, resume_from) if ck else None)
     params = list(unet.parameters()) + list(enc.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = build_noise_scheduler(cfg.prediction_type)
     data_rng, gen, step, losses = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed), 0, []
-    if resume_from:
-        ck = torch.load(resume_from, map_location="cpu", weights_only=False)
+    prior_wall, segments = 0.0, []
+    if ck:
         old = {k: v for k, v in ck["config"].items() if k not in ("steps", "device", "threads", "checkpoint_every", "log_every")}
         new = {k: v for k, v in asdict(cfg).items() if k in old}
         if old != new:
             diff = {k: (old[k], new[k]) for k in old if old[k] != new[k]}
             raise TrainingError(f"checkpoint {resume_from} was trained with a different configuration: {diff} (checkpoint, now)")
+        unknown = sorted(set(CAPTION_GRAMMAR.words) - set(enc.vocab))
+        if unknown:
+            raise TrainingError(f"checkpoint {resume_from} has no token for {unknown}: the caption grammar changed since it was written")
         unet.load_state_dict(ck["unet"]); enc.load_state_dict(ck["text_encoder"]); opt.load_state_dict(ck["optimizer"])
         step, losses = ck["step"], [tuple(x) for x in ck["losses"]]
         data_rng.setstate(ck["rng"]["python"]); gen.set_state(ck["rng"]["torch"])
         ema = ck["ema"]
+        # the time of earlier segments comes from the checkpoint; one written before it was recorded leaves it unknown
+        prior_wall = ck.get("train_wall_s")
+        segments = list(ck.get("segments") or [{"from_step": 0, "to_step": step, "wall_s": None, "runtime": None}])
+        del ck
     else:
         ema = {k: v.detach().clone() for k, v in {**{f"unet.{k}": v for k, v in unet.state_dict().items()},
                                                     **{f"text_encoder.{k}": v for k, v in enc.state_dict().items()}}.items()}
@@ -486,15 +567,23 @@ def train_image_model(cfg: TrainConfig, out_dir: str | Path, resume_from: str | 
     live = {**{f"unet.{k}": v for k, v in unet.state_dict().items()}, **{f"text_encoder.{k}": v for k, v in enc.state_dict().items()}}
     ema = {k: v.to(dev) for k, v in ema.items()}
     ac = sched.alphas_cumprod
+    runtime, data = torch_runtime(cfg.device), _data_record()
     written, window, t0, start_step = [], [], time.perf_counter(), step
     logf = open(out_dir / "train_log.jsonl", "a")
+
+    def timing() -> tuple:
+        seg_wall = time.perf_counter() - t0
+        segs = segments + [{"from_step": start_step, "to_step": step, "wall_s": round(seg_wall, 3), "runtime": runtime}]
+        return (None if prior_wall is None else prior_wall + seg_wall), segs
 
     def save_checkpoint() -> Path:
         path = out_dir / "checkpoints" / f"step_{step:06d}.pt"
         tmp = path.with_suffix(".tmp")
+        total, segs = timing()
         torch.save({"config": asdict(cfg), "step": step, "unet": unet.state_dict(), "text_encoder": enc.state_dict(),
                     "ema": ema, "optimizer": opt.state_dict(), "losses": losses,
-                    "rng": {"python": data_rng.getstate(), "torch": gen.get_state()}}, tmp)
+                    "rng": {"python": data_rng.getstate(), "torch": gen.get_state()},
+                    "vocab": enc.vocab, "data": data, "train_wall_s": total, "segments": segs}, tmp)
         os.replace(tmp, path)
         written.append(path)
         return path
@@ -543,15 +632,16 @@ def train_image_model(cfg: TrainConfig, out_dir: str | Path, resume_from: str | 
     if not written or written[-1].name != f"step_{step:06d}.pt": save_checkpoint()
     wall = time.perf_counter() - t0
     done = step - start_step
+    total, segs = timing()
     return TrainResult(step=step, checkpoint=written[-1], checkpoints=written, wall_s=wall,
                        steps_per_s=done / wall if wall else 0.0, images_per_s=done * cfg.batch_size / wall if wall else 0.0,
-                       losses=losses, stopped_early=stopped)
+                       losses=losses, stopped_early=stopped, train_wall_s=total, segments=segs)
 
-def load_checkpoint_models(checkpoint: str | Path, use_ema: bool = True):
-    "(unet, text_encoder, config, step) from a training checkpoint, with the EMA weights by default."
+def load_checkpoint_models(checkpoint: str | Path, use_ema: bool = True, vocab: list | None = None):
+    "(unet, text_encoder, config, step) from a training checkpoint, with the EMA weights by default; `vocab` only for a checkpoint without one."
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ck["config"])
-    unet, enc = _new_models(cfg)
+    unet, enc = _new_models(cfg, _checkpoint_vocab(ck, checkpoint, vocab))
     if use_ema:
         unet.load_state_dict({k[5:]: v for k, v in ck["ema"].items() if k.startswith("unet.")})
         enc.load_state_dict({k[13:]: v for k, v in ck["ema"].items() if k.startswith("text_encoder.")})
@@ -559,12 +649,28 @@ def load_checkpoint_models(checkpoint: str | Path, use_ema: bool = True):
         unet.load_state_dict(ck["unet"]); enc.load_state_dict(ck["text_encoder"])
     return unet, enc, cfg, ck["step"]
 
-def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, use_ema: bool = True, training_info: dict | None = None) -> ShapesDiffusionPipeline:
-    "Write a training checkpoint as a pipeline directory (safetensors) plus `training.json`; returns the pipeline."
-    unet, enc, cfg, step = load_checkpoint_models(checkpoint, use_ema)
+def checkpoint_training_record(checkpoint: str | Path) -> dict:
+    "What a checkpoint records about the run that made it: wall time over every segment, speed, hardware, data, last loss."
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    wall, segs = ck.get("train_wall_s"), ck.get("segments")
+    hw = sorted({s["runtime"]["hardware"] for s in segs or [] if s.get("runtime")})
+    omp = sorted({str(s["runtime"]["omp_wait_policy"]) for s in segs or [] if s.get("runtime")})
+    partly = "" if segs and all(s.get("runtime") for s in segs) else " (earlier segments: not recorded)"
+    return {"train_wall_s": round(wall, 1) if wall is not None else None,
+            "steps_per_s": round(ck["step"] / wall, 4) if wall else None,
+            "final_logged_loss": ck["losses"][-1][1] if ck.get("losses") else None,
+            "hardware": "; ".join(hw) + partly if hw else None,
+            "omp_wait_policy": "; ".join(omp) + partly if omp else None,
+            "train_segments": segs, "data": ck.get("data")}
+
+def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, use_ema: bool = True, training_info: dict | None = None,
+                      vocab: list | None = None) -> ShapesDiffusionPipeline:
+    "Write a training checkpoint as a pipeline directory (safetensors) plus `training.json` (its training record); returns the pipeline."
+    unet, enc, cfg, step = load_checkpoint_models(checkpoint, use_ema, vocab)
     pipe = make_pipeline(unet, enc, build_noise_scheduler(cfg.prediction_type))
     out_dir = Path(out_dir)
     pipe.save_pretrained(str(out_dir))
-    info = {"checkpoint": str(checkpoint), "step": step, "ema": use_ema, "config": asdict(cfg), **(training_info or {})}
+    info = {"checkpoint": str(checkpoint), "step": step, "ema": use_ema, "config": asdict(cfg),
+            **checkpoint_training_record(checkpoint), **(training_info or {})}
     (out_dir / "training.json").write_text(json.dumps(info, indent=2, default=str))
     return pipe
