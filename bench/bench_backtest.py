@@ -21,6 +21,12 @@ How each engine expresses that, end to end (moving averages + signals + simulati
               in (whole units, its default) when the state is on and flat, closing when it is off; market orders
               fill at the next open by default. Run combination by combination, which is how it works.
 
+A second comparison isolates the simulation: the 342 long states are computed once, outside the timing
+(fancy_lib's `ma_crossover_state`, so both engines get the very same flags), then simulated by
+fancy_lib's `signal_grid` (any strategy's flags, one compiled call) and by vectorbt's
+`Portfolio.from_signals` (flags shifted one bar beforehand, as numpy arrays, `price=open`), each followed by
+final value and trade count.
+
 Each engine runs in its own fresh subprocess, so the peak memory is its own: the peak resident set of that
 process (VmHWM in /proc/self/status, including the interpreter, imports and the bars; `ru_maxrss` would not
 do, Linux carries the parent's peak across fork+exec), printed with the RSS just before the timed call so the
@@ -148,6 +154,50 @@ def work_vectorbt(bars: pd.DataFrame, combos, lean: bool = False) -> dict:
             "stages": stages}
 
 
+def _states(bars: pd.DataFrame, combos) -> pd.DataFrame:
+    "The long state of every combination as one boolean column each (prepared before the timing, for both engines)."
+    from fancy_lib.backtest import ma_crossover_state
+    return pd.DataFrame({(f, s): ma_crossover_state(bars, f, s).to_numpy() for f, s in combos}, index=bars.index)
+
+
+def work_fancy_signals(bars: pd.DataFrame, combos) -> dict:
+    from fancy_lib.backtest import signal_grid
+    st = _states(bars, combos)
+    ex = ~st
+    tiny = _tiny(); ts = pd.DataFrame({0: np.arange(len(tiny)) % 7 < 3}, index=tiny.index)
+    signal_grid(tiny, ts, ~ts, fee=FEE)                                         # warm-up: compile or load from cache
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    g = signal_grid(bars, st, ex, fee=FEE, init_cash=INIT_CASH)
+    sec = time.perf_counter() - t
+    return {"seconds": sec, "rss_before_mb": rss0, "final_equity": g.table.final_equity.tolist(),
+            "n_trades": g.table.n_trades.astype(int).tolist()}
+
+
+def work_vectorbt_signals(bars: pd.DataFrame, combos) -> dict:
+    import vectorbt as vbt
+
+    def shifted(st: np.ndarray):
+        "Flags known at t's close, acted on at t+1 (as numpy arrays: vectorbt's fastest input)."
+        e = np.zeros_like(st); e[1:] = st[:-1]
+        x = np.zeros_like(st); x[1:] = ~st[:-1]
+        return e, x
+
+    def run(b, e, x):
+        pf = vbt.Portfolio.from_signals(b["close"], e, x, price=b["open"], size=np.inf, fees=FEE,
+                                        init_cash=INIT_CASH, direction="longonly")
+        return pf.final_value().to_numpy(), pf.trades.count().to_numpy()
+
+    tiny = _tiny()
+    run(tiny, *shifted((np.arange(len(tiny)) % 7 < 3).reshape(-1, 1)))         # warm-up
+    e, x = shifted(_states(bars, combos).to_numpy())
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    fv, nt = run(bars, e, x)
+    sec = time.perf_counter() - t
+    return {"seconds": sec, "rss_before_mb": rss0, "final_equity": fv.tolist(), "n_trades": nt.astype(int).tolist()}
+
+
 def work_backtesting(bars: pd.DataFrame, combos) -> dict:
     from backtesting import Backtest, Strategy
     warnings.filterwarnings("ignore")
@@ -193,6 +243,10 @@ def worker(engine: str, data_path: str, combos_json: str) -> None:
         out = work_vectorbt(bars, combos, lean=True)
     elif engine == "backtesting":
         out = work_backtesting(bars, combos)
+    elif engine == "fancy_signals":
+        out = work_fancy_signals(bars, combos)
+    elif engine == "vectorbt_signals":
+        out = work_vectorbt_signals(bars, combos)
     else:
         raise SystemExit(f"unknown engine {engine!r}")
     out.update(engine=engine, n_bars=len(bars), n_combos=len(combos), peak_mb=_peak_mb())
@@ -246,6 +300,9 @@ def first_call_times() -> dict:
 
 def peer_state(peer: str, close: np.ndarray, f: int, s: int) -> np.ndarray:
     "The long state as the peer computes it: its own rolling means, compared with a plain float '>'."
+    if peer == "fancy_lib":
+        from fancy_lib.backtest_nb import ma_state_nb
+        return ma_state_nb(close, f, s)
     if peer == "vectorbt":
         import vectorbt as vbt
         fm, sm = vbt.generic.nb.rolling_mean_1d_nb(close, f, f), vbt.generic.nb.rolling_mean_1d_nb(close, s, s)
@@ -329,6 +386,8 @@ def main() -> int:
             runs = {"fancy": run_worker("fancy", path, COMBOS), "vectorbt": run_worker("vectorbt", path, COMBOS),
                     "vectorbt_lean": run_worker("vectorbt_lean", path, COMBOS)}
             bt_combos = bt_aapl if name.startswith("AAPL") else BT_SAMPLE
+            runs["fancy_signals"] = run_worker("fancy_signals", path, COMBOS)
+            runs["vectorbt_signals"] = run_worker("vectorbt_signals", path, COMBOS)
             runs["fancy_whole"] = run_worker("fancy_whole", path, bt_combos)
             runs["backtesting"] = run_worker("backtesting", path, bt_combos)
             results["runs"][name] = runs
@@ -336,6 +395,9 @@ def main() -> int:
             results["agreement"][name] = {
                 "fancy vs vectorbt": agreement(runs["fancy"], runs["vectorbt"], COMBOS, close, "vectorbt"),
                 "vectorbt lean vs vectorbt": agreement(runs["vectorbt_lean"], runs["vectorbt"], COMBOS, close, "vectorbt"),
+                "signal_grid vs vectorbt, same flags": agreement(runs["fancy_signals"], runs["vectorbt_signals"], COMBOS, close,
+                                                                 "fancy_lib"),
+                "signal_grid vs ma_crossover_grid": agreement(runs["fancy_signals"], runs["fancy"], COMBOS, close, "fancy_lib"),
                 "fancy (whole units) vs backtesting.py": agreement(runs["fancy_whole"], runs["backtesting"], bt_combos, close,
                                                                    "backtesting")}
             print_dataset(name, runs, results["agreement"][name])
@@ -389,6 +451,10 @@ def print_dataset(name: str, runs: dict, agree: dict) -> None:
               f"extraction (MA + signals + simulation only): {f / rate(vr) * sim_only / vr['seconds']:,.1f}x;  "
               f"peak RSS {vr['peak_mb'] / runs['fancy']['peak_mb']:,.1f}x lower")
     print(f"  ratio fancy_lib (whole units) / backtesting.py (same combos): {fw / rate(bt):,.0f}x")
+    fs, vs = runs["fancy_signals"], runs["vectorbt_signals"]
+    print(f"  simulation only, same precomputed flags: signal_grid {fs['seconds']:.3f} s ({fmt_rate(rate(fs)).strip()} bar-combos/s, "
+          f"peak {fs['peak_mb']:,.0f} MB) vs vectorbt from_signals {vs['seconds']:.3f} s (peak {vs['peak_mb']:,.0f} MB): "
+          f"{rate(fs) / rate(vs):,.1f}x")
     for k, a in agree.items():
         print(f"  agreement {k}: {a['n']} combos; final equity bit-identical {a['equity_exact']}, within 1e-9 rel "
               f"{a['equity_1e-9']} (largest rel diff among those {a['max_rel_diff_agreeing']:.1e}); "
