@@ -164,7 +164,7 @@ def work_fancy_signals(bars: pd.DataFrame, combos) -> dict:
     from fancy_lib.backtest import signal_grid
     st = _states(bars, combos)
     ex = ~st
-    tiny = _tiny(); ts = pd.DataFrame({0: np.arange(len(tiny)) % 7 < 3}, index=tiny.index)
+    tiny = _tiny(); ts = pd.DataFrame({c: np.arange(len(tiny)) % 7 < 3 for c in range(len(combos))}, index=tiny.index)
     signal_grid(tiny, ts, ~ts, fee=FEE)                                         # warm-up: compile or load from cache
     rss0 = _rss_mb()
     t = time.perf_counter()
@@ -188,8 +188,8 @@ def work_vectorbt_signals(bars: pd.DataFrame, combos) -> dict:
                                         init_cash=INIT_CASH, direction="longonly")
         return pf.final_value().to_numpy(), pf.trades.count().to_numpy()
 
-    tiny = _tiny()
-    run(tiny, *shifted((np.arange(len(tiny)) % 7 < 3).reshape(-1, 1)))         # warm-up
+    tiny = _tiny()      # warm-up with as many columns as the timed call: vectorbt compiles per layout
+    run(tiny, *shifted(np.tile((np.arange(len(tiny)) % 7 < 3).reshape(-1, 1), (1, len(combos)))))
     e, x = shifted(_states(bars, combos).to_numpy())
     rss0 = _rss_mb()
     t = time.perf_counter()
