@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runs.ipynb #27d2f2f2
 from __future__ import annotations
-import hashlib, json, math, os, platform, re, resource, shutil, subprocess, sys, time, uuid
+import ast, hashlib, json, math, os, platform, re, resource, shutil, subprocess, sys, time, uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -159,6 +159,19 @@ def notebook_parameters(notebook: str | Path) -> dict:
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         raise RunError(f"{notebook}: no cell tagged 'parameters'; a research notebook declares its parameters in one")
     declared = papermill.inspect_notebook(str(notebook))
+    # papermill skips, with only a log line, what it cannot parse (a tuple assignment, some comments): such a
+    # parameter would then be refused as undeclared, or silently never injected
+    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    try: tree = ast.parse(cell.source)
+    except SyntaxError as e:
+        raise RunError(f"{notebook.name}: the parameters cell is not valid Python (line {e.lineno}: {e.msg})") from None
+    assigned = [t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for tgt in (node.targets if isinstance(node, ast.Assign) else [node.target]) for t in ast.walk(tgt)
+                if isinstance(t, ast.Name)]
+    unread = [a for a in assigned if a not in declared]
+    if unread:
+        raise RunError(f"{notebook.name}: papermill cannot read the parameter(s) {', '.join(unread)} in the parameters cell; "
+                       f"expected one plain assignment per line (name = literal  # comment), no tuple assignment")
     return {k: {"default": v["default"], "type": v["inferred_type_name"]} for k, v in declared.items()}
 
 _SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
