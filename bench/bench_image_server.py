@@ -2,11 +2,12 @@
 `fancy image serve` and the official `openai` client, and throughput of N concurrent requests with and
 without batching.
 
-    .venv/bin/python bench/bench_image_server.py [--model DIR] [--repeats 15] [--concurrent 8] [--rounds 5]
+    .venv/bin/python bench/bench_image_server.py [--model DIR] [--threads 1] [--repeats 15] [--concurrent 8] [--rounds 5]
 
 --model defaults to the shipped, trained model (models/image, committed with the repository); a
 directory without a pipeline stops the script with a message, never a silent stand-in. Resolution,
-step count and guidance are the pipeline's defaults (guidance from its config), as the server uses them. Timings are medians of interleaved repeats
+step count and guidance are the pipeline's defaults, the torch thread count (--threads, the server's default 1) is
+the same for the bare calls and the servers (guidance from its config), as the server uses them. Timings are medians of interleaved repeats
 (bare and served alternate; the batching-off and batching-on servers run side by side and alternate
 rounds), so load from other work on a shared machine hits both sides alike. Printed, never asserted;
 results go to bench/results/bench_image_server.json.
@@ -63,7 +64,7 @@ class Server:
             s.bind(("127.0.0.1", 0)); self.port = s.getsockname()[1]
         env = {**os.environ, "FANCY_IMAGE_API_KEYS": KEY, "PYTHONPATH": str(Path(__file__).parent), "FANCY_RUNS_DIR": tempfile.mkdtemp()}
         self.proc = subprocess.Popen([str(BIN / "fancy"), "image", "serve", "--model", str(mdir), "--port", str(self.port),
-                                      "--max-concurrency", "64", *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                      "--max-concurrency", "64", "--threads", str(torch.get_num_threads()), *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.base = f"http://127.0.0.1:{self.port}"
         for _ in range(600):
             try:
@@ -97,11 +98,13 @@ def throughput(server: Server, n: int, rounds: int = 3, warm: bool = True) -> fl
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="diffusers pipeline directory (default: the shipped models/image)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads, for the bare calls and the servers alike")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--concurrent", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     mdir = model_dir(a.model)
+    torch.set_num_threads(a.threads)
     source = str(mdir)
     pipe = load_pipeline(mdir)
     info = pipeline_info(pipe)  # the defaults the server uses: the bare calls below use the same ones

@@ -132,8 +132,11 @@ def image_grp():
 @click.option("--usage-log", default=None, type=click.Path(dir_okay=False), help="JSON-lines usage records. Default: <runs_dir>/image_server/usage.jsonl.")
 @click.option("--pipeline-class", default=None, metavar="MODULE:CLASS", help="Pipeline class for a directory whose class is not in diffusers or fancy_lib.")
 @click.option("--device", default=None, help="cpu, cuda, ... Default: cuda when available.")
+@click.option("--threads", "torch_threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="torch threads for the forward passes. 1 by default: on 2 shared cores one thread made an image 2.8x "
+                   "faster than two; raise it where cores are free.")
 def image_serve_cmd(model_path, host, port, api_keys, no_auth, model_id, max_concurrency, request_timeout_s, max_body_mb,
-                    batch_window_ms, max_batch_images, usage_log, pipeline_class, device):
+                    batch_window_ms, max_batch_images, usage_log, pipeline_class, device, torch_threads):
     "Serve an image model over the OpenAI Images API (POST /v1/images/generations, /v1/images/edits)."
     import os
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -149,10 +152,11 @@ def image_serve_cmd(model_path, host, port, api_keys, no_auth, model_id, max_con
     try:
         web = create_app(model_path, api_keys=keys, model_id=model_id, max_concurrency=max_concurrency, request_timeout_s=request_timeout_s,
                          max_body_bytes=int(max_body_mb * 2**20), usage_log_path=usage_log, batch_window_ms=batch_window_ms,
-                         max_batch_images=max_batch_images, pipeline_class=pipeline_class, device=device)
+                         max_batch_images=max_batch_images, pipeline_class=pipeline_class, device=device,
+                         torch_threads=torch_threads)
     except (FancyError, FileNotFoundError) as e:
         _fail_input(e)
     info = web.state.info
     click.echo(f"serving {model_id} from {model_path} on http://{host}:{port}/v1 (sizes {', '.join(info.sizes)}, {info.steps} steps, "
-               f"device {info.device}, {len(keys)} key(s){'' if keys else ', NO AUTH'}); usage log {usage_log}", err=True)
+               f"device {info.device}, {torch_threads} torch thread(s), {len(keys)} key(s){'' if keys else ', NO AUTH'}); usage log {usage_log}", err=True)
     uvicorn.run(web, host=host, port=port, log_level="warning")

@@ -175,6 +175,7 @@ def test_models_health_and_openapi(server):
     root = server["base"][:-3]
     h = httpx.get(root + "/health").json()
     assert h["status"] == "ok" and h["sizes"] == ["32x32"]
+    assert (h["torch_threads"], h["omp_wait_policy"]) == (1, "PASSIVE")   # `fancy image serve`'s deliberate defaults
     models = sdk(server["base"]).models.list()
     assert [m.id for m in models.data] == ["fancy-image"]
     spec = httpx.get(root + "/openapi.json").json()
@@ -193,7 +194,10 @@ def test_default_guidance_is_the_models_own_and_matches_a_bare_pipeline_call(ser
     steps, seed = 6, 21
     c = sdk(server["base"])
     served = np.asarray(decode(c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": steps, "seed": seed}).data[0].b64_json))
-    bare = np.asarray(pipe(PROMPT, generator=torch.Generator().manual_seed(seed), num_inference_steps=steps).images[0])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(httpx.get(server["base"][:-3] + "/health").json()["torch_threads"])   # the server's float path
+    try: bare = np.asarray(pipe(PROMPT, generator=torch.Generator().manual_seed(seed), num_inference_steps=steps).images[0])
+    finally: torch.set_num_threads(threads)
     assert served.shape == bare.shape and np.array_equal(served, bare)
     # guidance makes a difference here: 3.0, which the server used to assume, gives another image
     at3 = c.images.generate(prompt=PROMPT, extra_body={"num_inference_steps": steps, "seed": seed, "guidance_scale": 3.0})

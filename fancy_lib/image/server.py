@@ -464,10 +464,16 @@ def _param_of(loc) -> str | None:
 def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-image", max_concurrency: int = 4,
                request_timeout_s: float = 120.0, max_body_bytes: int = 8 * 2**20, usage_log_path: str | Path | None = None,
                batch_window_ms: float = 10.0, max_batch_images: int = 8, url_ttl_s: float = 3600.0,
-               limits: ServerLimits = ServerLimits(), pipeline_class: str | None = None, device: str | None = None) -> FastAPI:
+               limits: ServerLimits = ServerLimits(), pipeline_class: str | None = None, device: str | None = None,
+               torch_threads: int | None = None) -> FastAPI:
     "An OpenAI-compatible Images API app serving `model` (a pipeline directory or a pipeline object)."
     from contextlib import asynccontextmanager
+    import torch
     if max_concurrency < 1: raise ImageServerError(f"max_concurrency is {max_concurrency}; expected at least 1")
+    if torch_threads is not None:
+        if isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1:
+            raise ImageServerError(f"torch_threads is {torch_threads!r}; expected a whole number >= 1 (or None for torch's default)")
+        torch.set_num_threads(torch_threads)   # process-wide: the forward passes' intra-op pool
     if request_timeout_s <= 0: raise ImageServerError(f"request_timeout_s is {request_timeout_s}; expected a positive number of seconds")
     pipe = load_pipeline(model, pipeline_class=pipeline_class, device=device) if isinstance(model, (str, Path)) else model
     info = pipeline_info(pipe)
@@ -668,7 +674,8 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
         "Liveness and load; no auth."
         return {"status": "ok", "model": model_id, "sizes": list(info.sizes), "device": info.device,
                 "in_flight": state["in_flight"], "max_concurrency": max_concurrency, "queued": len(batcher.queue),
-                "batching": batcher.per_image_generators, "forward_passes": batcher.passes}
+                "batching": batcher.per_image_generators, "forward_passes": batcher.passes,
+                "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
     def model_card():
         return {"id": model_id, "object": "model", "created": created, "owned_by": "fancy_lib", "supported_sizes": list(info.sizes),
