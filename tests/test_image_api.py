@@ -363,6 +363,10 @@ def test_compatible_concurrent_requests_share_a_forward_pass(server):
         batched = list(ex.map(gen, range(4)))
     recent = [r for r in read_jsonl(server["usage"]) if r.get("steps") == 6 and r.get("outcome") == "ok"]
     assert max(r["batch_requests"] for r in recent) > 1
+    # every cost explained: each record carries its pass's seconds and its share of them by images
+    shared = [r for r in recent if r["batch_images"] > 1]
+    assert all(r["forward_s"] > 0 and abs(r["forward_share_s"] - r["forward_s"] * r["n"] / r["batch_images"]) < 1e-5 for r in recent)
+    assert all(r["forward_share_s"] < r["forward_s"] for r in shared)
     # a seed means the same image whether the request shared a forward pass or ran alone
     assert gen(2) == batched[2] and gen(3) == batched[3]
 

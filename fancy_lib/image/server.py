@@ -286,6 +286,7 @@ class _Job:
     abandoned: bool = False
     batch_images: int = 0     # images in the forward pass that made this job
     batch_requests: int = 0   # requests in that pass
+    forward_s: float = 0.0    # wall seconds of that pass (shared by its batch_images images)
 
 class Batcher:
     "Collects compatible generation requests for a few ms and runs them as one pipeline call."
@@ -344,8 +345,10 @@ class Batcher:
                 for j in batch:
                     if not j.future.done(): j.future.set_exception(e)
                 continue
+            took = time.perf_counter() - t0
+            for j in batch: j.forward_s = took
             self.passes += 1
-            self.pass_s = 0.7 * self.pass_s + 0.3 * (time.perf_counter() - t0) if self.passes > 1 else time.perf_counter() - t0
+            self.pass_s = 0.7 * self.pass_s + 0.3 * took if self.passes > 1 else took
             i = 0
             for j in batch:
                 if not j.future.done(): j.future.set_result(images[i:i + j.spec.n])
@@ -550,6 +553,12 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
 
     Authed = [Depends(require_key)]
 
+    def compute_of(job: _Job, n: int) -> dict:
+        "Where the compute went: the pass this request rode in, and its share (n of the pass's images)."
+        share = job.forward_s * n / job.batch_images if job.batch_images else 0.0
+        return {"batch_requests": job.batch_requests, "batch_images": job.batch_images,
+                "forward_s": round(job.forward_s, 6), "forward_share_s": round(share, 6)}
+
     # -- the shared generation path -------------------------------------------------------------------
     def usage_of(spec: _Spec, n_ref: int) -> dict:
         "OpenAI's `usage` shape by this server's convention (see 'What `usage` counts'): words of text, one token per 16x16 tile."
@@ -585,7 +594,7 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
             raise ImageAPIError(500, f"the model failed to generate: {type(e).__name__}: {e}", type="server_error", code="generation_failed") from e
         if detail.get("timed_out"):  # the compute happened although its request was answered 504: say so
             record(request_id=detail["request_id"], endpoint=detail["endpoint"], outcome="completed_after_timeout", images_generated=spec.n,
-                   kept_for_idempotent_retry=bool(detail.get("idempotency_key")), batch_requests=job.batch_requests, batch_images=job.batch_images)
+                   kept_for_idempotent_retry=bool(detail.get("idempotency_key")), **compute_of(job, spec.n))
         data = []
         for im, seed in zip(images, spec.seeds):
             blob = encode_image(im, spec.output_format, spec.compression)
@@ -637,7 +646,7 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
         job = detail.get("job")
         rec.update(outcome="replayed" if replay else "ok", images_generated=0 if replay else spec.n)
         if replay: rec["seeds"] = [d.get("seed") for d in body["data"]]
-        if job is not None and not replay: rec.update(batch_requests=job.batch_requests, batch_images=job.batch_images)
+        if job is not None and not replay: rec.update(compute_of(job, spec.n))
         headers = {"idempotent-replayed": "true"} if replay else {}
         return JSONResponse(body, status_code=status, headers=headers)
 
