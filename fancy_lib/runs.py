@@ -177,7 +177,12 @@ def notebook_parameters(notebook: str | Path) -> dict:
 _SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 def _parse_default(text: str):
-    "A parameter value given as text, parsed like YAML; scientific notation such as 1e-3 is a float."
+    "A declared default, as papermill gives it: Python source text (`None`, `'x'`, `1e-3`); the text itself if not a literal."
+    try: return ast.literal_eval(text)
+    except (ValueError, SyntaxError): return text
+
+def _parse_cli(text: str):
+    "A value typed on the command line, parsed like YAML; scientific notation such as 1e-3 is a float."
     try: value = yaml.safe_load(text)
     except yaml.YAMLError: return text
     if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()): return float(value)
@@ -193,7 +198,7 @@ def coerce_parameters(notebook: str | Path, given: dict) -> dict:
                            f"declared: {', '.join(declared) or 'none'}")
         default = _parse_default(declared[name]["default"])
         if isinstance(value, str) and not isinstance(default, str):  # text for a text parameter stays as typed
-            value = _parse_default(value)
+            value = _parse_cli(value)
         if default is not None and value is not None:
             dt = type(default)
             if dt is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
