@@ -404,7 +404,7 @@ def run_ma_crossover(bars: pd.DataFrame | pd.Series | BarSet, fast: int, slow: i
     f, s = _window(fast, "fast"), _window(slow, "slow")
     if not f < s:
         raise BacktestError(f"fast={f} and slow={s}: expected fast < slow")
-    index, _, close = _bar_prices(bars, _choice(execution, EXECUTIONS, "execution"))
+    _choice(execution, EXECUTIONS, "execution")
     state = ma_crossover_state(bars, f, s)
     r = backtest(bars, entries=state, exits=~state, fee=fee, slippage=slippage, min_fee=min_fee, size=1.0,
                  size_type="fraction", whole_units=whole_units, execution=execution, init_cash=init_cash,
@@ -427,6 +427,12 @@ class GridResult:
         "True when the grid ran on generated bars."
         return bool(self.data.get("synthetic", False))
 
+    def __repr__(self) -> str:
+        kind = "signal grid" if self.signals is not None else "MA crossover grid"
+        return (f"GridResult({'SYNTHETIC DATA, ' if self.synthetic else ''}{kind}: {len(self.table)} combinations on "
+                f"{len(self.bars):,} bars of {self.data.get('symbol') or 'unnamed bars'}, execution={self.params['execution']!r}, "
+                f"fee={self.params['fee']!r}{', equity kept' if self.equity is not None else ''})")
+
     def rerun(self, *key) -> BacktestResult:
         "Re-run one row through `backtest` with the grid's settings: `rerun(fast, slow)`, or `rerun(column)` of a signal grid."
         label = key[0] if len(key) == 1 else tuple(key)
@@ -434,7 +440,9 @@ class GridResult:
             if len(key) != 2 or label not in self.table.index:
                 raise BacktestError(f"(fast, slow) = {label!r} is not in this grid: it has {len(self.table)} "
                                     f"combinations, fast in {sorted(set(self.table.index.get_level_values(0)))}")
-            return run_ma_crossover(self.bars, *label, **self.params)
+            r = run_ma_crossover(self.bars, *label, **self.params)
+            r.params["data"] = dict(self.data)     # the grid's own record of where the bars came from
+            return r
         idx = self.table.index
         nlev = idx.nlevels if isinstance(idx, pd.MultiIndex) else 0    # a MultiIndex matches a partial key too: refuse it
         if (len(label) != nlev if isinstance(label, tuple) else nlev > 0) or label not in idx:
@@ -443,7 +451,7 @@ class GridResult:
                                 f"it has {len(self.table)} columns, e.g. {', '.join(cols)}")
         entries, exits = self.signals
         r = backtest(self.bars, entries=entries[label], exits=exits[label], size=1.0, size_type="fraction", **self.params)
-        r.params.update(strategy="signal_grid", column=label if not isinstance(label, tuple) else list(label))
+        r.params.update(strategy="signal_grid", column=label if not isinstance(label, tuple) else list(label), data=dict(self.data))
         return r
 
 def ma_crossover_grid(bars: pd.DataFrame | pd.Series | BarSet, fast: range | list, slow: range | list, *,
@@ -471,13 +479,18 @@ def ma_crossover_grid(bars: pd.DataFrame | pd.Series | BarSet, fast: range | lis
     out, eq = ma_crossover_grid_nb(_ro(open_), _ro(close), _ro(fa), _ro(sa), getattr(Execution, p["execution"]), p["fee"], p["slippage"],
                                    p["min_fee"], p["whole_units"], p["init_cash"], ppy, not metrics_only)
     mi = pd.MultiIndex.from_arrays([fa, sa], names=["fast", "slow"])
-    table = pd.DataFrame(out, index=mi, columns=list(GRID_METRICS))
+    return _grid_result(out, eq, index, mi, p, ppy, bars, data, metrics_only)
+
+def _grid_result(out, eq, index, columns: pd.Index, p: dict, ppy: float, bars, data: dict, metrics_only: bool,
+                 signals: tuple | None = None) -> GridResult:
+    "The GridResult of a compiled grid's outputs: table by combination, equity when kept, re-run settings."
+    table = pd.DataFrame(out, index=columns.copy(), columns=list(GRID_METRICS))
     table["n_trades"] = table["n_trades"].astype(np.int64)
+    table.attrs.update(data)
     params = {k: p[k] for k in ("fee", "slippage", "min_fee", "whole_units", "execution", "init_cash", "market")}
     params["periods_per_year"] = ppy
-    equity = None if metrics_only else pd.DataFrame(eq, index=index, columns=mi)
-    table.attrs.update(data)
-    return GridResult(table, equity, params, bars, data)
+    equity = None if metrics_only else pd.DataFrame(eq, index=index, columns=columns.copy())
+    return GridResult(table, equity, params, bars, data, signals)
 
 def _label(c) -> str:
     "A column label as a user typed it: (20, 10), not (np.int64(20), np.int64(10))."
@@ -519,10 +532,4 @@ def signal_grid(bars: pd.DataFrame | pd.Series | BarSet, entries: pd.DataFrame, 
     ppy = _resolve_ppy(periods_per_year, index, market)
     out, eq = signal_grid_nb(_ro(open_), _ro(close), _ro(ent), _ro(ext), getattr(Execution, p["execution"]), p["fee"],
                              p["slippage"], p["min_fee"], p["whole_units"], p["init_cash"], ppy, not metrics_only)
-    table = pd.DataFrame(out, index=entries.columns.copy(), columns=list(GRID_METRICS))
-    table["n_trades"] = table["n_trades"].astype(np.int64)
-    params = {k: p[k] for k in ("fee", "slippage", "min_fee", "whole_units", "execution", "init_cash", "market")}
-    params["periods_per_year"] = ppy
-    equity = None if metrics_only else pd.DataFrame(eq, index=index, columns=entries.columns.copy())
-    table.attrs.update(data)
-    return GridResult(table, equity, params, bars, data, (entries, exits))
+    return _grid_result(out, eq, index, entries.columns, p, ppy, bars, data, metrics_only, (entries, exits))
