@@ -191,7 +191,7 @@ def _grid_text(step: pd.Timedelta, phase: int, zone, anchor: str) -> str:
 
 def _find_issues(times: pd.DatetimeIndex, cols: dict, rows: np.ndarray, source: str, freq: str | None,
                  raw: dict | None = None, check_time: bool = True, jump_threshold: float | None = None,
-                 wall_tz=None) -> tuple[list[DataIssue], str | None]:
+                 wall_tz=None, wall_offset: np.ndarray | None = None) -> tuple[list[DataIssue], str | None]:
     "All defects of the given bars, and the frequency used for gaps (declared or inferred)."
     raw = raw or {}
     times = pd.DatetimeIndex(times).as_unit("ns")
@@ -271,7 +271,9 @@ def _find_issues(times: pd.DatetimeIndex, cols: dict, rows: np.ndarray, source: 
         if step is not None and step > pd.Timedelta(0):
             # the grid: the most common phase of the distinct times modulo the step, on the wall clock (ties: earliest bar)
             zone = wall_tz if wall_tz is not None else tz
-            phase = _wall_ns(uniq, zone) % step.value
+            # the source's own clock: its zone, or per-row UTC offsets when it wrote them (e.g. -05:00 / -04:00)
+            wall = uniq + wall_offset[pos[first]] if wall_offset is not None else _wall_ns(uniq, zone)
+            phase = wall % step.value
             ph, first_at, cnt = np.unique(phase, return_index=True, return_counts=True)
             best = np.flatnonzero(cnt == cnt.max())
             grid = int(ph[best[np.argmin(first_at[best])]])
@@ -491,6 +493,24 @@ def _parse_times(raw: pd.Series, tz: str, source: str, rows: np.ndarray) -> tupl
         issues.append(DataIssue("missing", int(rows[i]), "time", v,
                                 f"{at(i)}: time is missing" if v is None else f"{at(i)}: time {v!r} is not a timestamp"))
     return out, issues, actions
+
+def _source_clock(raw: pd.Series, times: pd.DatetimeIndex, tz: str) -> tuple[str, np.ndarray | None]:
+    "The wall clock the source was written on: a zone, or ('local', per-row wall - UTC in ns) for times with UTC offsets."
+    if isinstance(raw.dtype, pd.DatetimeTZDtype): return str(raw.dtype.tz), None
+    if pd.api.types.is_datetime64_dtype(raw.dtype): return tz, None
+    if pd.api.types.is_numeric_dtype(raw.dtype): return "UTC", None
+    s = raw.astype("str").where(raw.notna()).str.strip()
+    offs = s.str.extract(r"(Z|UTC|[+-]\d{2}:?\d{2})$", expand=False)
+    if offs.isna().all(): return tz, None
+    utc = times.asi8
+    known = np.asarray(times.notna())
+    off = np.where(known, _wall_ns(np.where(known, utc, 0), tz) - np.where(known, utc, 0), 0)   # naive rows: read in tz
+    o = offs.map(lambda x: _norm_offset(x) if isinstance(x, str) else None)
+    has = o.notna().to_numpy() & known
+    sign = np.where(o[has].str[0] == "-", -1, 1)
+    hh, mm = o[has].str[1:3].astype(int).to_numpy(), o[has].str[4:6].astype(int).to_numpy()
+    off[has] = sign * (hh * 3600 + mm * 60) * 1_000_000_000
+    return ("UTC" if not off.any() else "local"), off
 
 # %% ../nbs/01_data.ipynb #2e44a119
 def _numeric(col: pd.Series) -> tuple[np.ndarray, pd.Series | None]:
@@ -777,8 +797,9 @@ def load_bars(path: str | os.PathLike, *, layout: str = "auto", freq: str | None
             if hit is not None: return hit
     raw_time, values, raw, rows, actions = _read_source(p, layout, symbol, source)
     times, time_issues, time_actions = _parse_times(raw_time, tz, source, rows)
+    zone, offsets = _source_clock(raw_time, times, tz)
     issues, freq_used = _find_issues(times, values, rows, source, freq, raw, check_time=False,
-                                     jump_threshold=jump_threshold, wall_tz=tz)
+                                     jump_threshold=jump_threshold, wall_tz=zone, wall_offset=offsets)
     order = {k: j for j, k in enumerate(ISSUE_KINDS)}
     issues = sorted(time_issues + issues, key=lambda d: (d.row if d.row is not None else -1, order[d.kind]))
     report = ValidationReport(source, len(rows), issues, actions + time_actions)
@@ -813,7 +834,9 @@ def resample_bars(bars: pd.DataFrame, rule: str, *, label: str = "left", closed:
             raise DataError(f"rule={rule!r} is a calendar rule: expected bars whose spacing divides one day, got {_fmt_td(spacing)}")
     g = bars[list(OHLCV)].resample(off, label=label, closed=closed)
     out = g.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
-    return out[g.size() > 0].astype("float64")
+    out = out[g.size() > 0].astype("float64")
+    out.attrs = dict(bars.attrs)   # provenance (e.g. the synthetic label) carries over, not left to pandas
+    return out
 
 # %% ../nbs/01_data.ipynb #d49cc7f6
 def _samples_dir() -> Path:
