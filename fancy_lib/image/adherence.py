@@ -228,7 +228,8 @@ shape on a plain background, {facts['resolution']}×{facts['resolution']} RGB. L
 `ShapesDiffusionPipeline`, offline).
 
 *Written by `python -m fancy_lib.image.adherence {run['command']}` on {run['scored_at']}. Every number under
-"Adherence" and "Speed" was measured in that run; every fact under "Training" is read from this directory's
+"Adherence" and "Speed" was measured in that run, except the training speed, which like every fact under
+"Training" is read from this directory's
 `training.json` (the training record written when the checkpoint was exported) or from the model's own
 configs, and what that record lacks is marked "not recorded". Nothing is typed in.*
 
@@ -279,7 +280,7 @@ settings: colour {ind.colour_accuracy:.1%}, shape {ind.shape_accuracy:.1%}, posi
   so {tp['unet_evaluations']} UNet evaluations ({cfg_md(tp['guidance_scale'])}); batch of one, median of {tp['repeats']} calls after a
   warm-up; {rt['threads']} torch thread(s), OMP_WAIT_POLICY as torch was loaded: {rt['omp_wait_policy']}; torch {rt['torch']} on
   {rt['device']}, {rt['hardware']}.
-- Training: **{nr(info.get('steps_per_s'))} steps/s** at batch {nr(batch)} (steps over the training wall time below).
+- Training: **{nr(info.get('steps_per_s'))} steps/s** at batch {nr(batch)} (from the training record: steps over the training wall time below).
 
 ## Training
 
@@ -307,7 +308,7 @@ settings: colour {ind.colour_accuracy:.1%}, shape {ind.shape_accuracy:.1%}, posi
 """
 
 def score_model(model_dir: str | Path, n: int = 96, seed: int = 0, *, command: str | None = None,
-                set_default_guidance: bool = False) -> AdherenceReport:
+                set_default_guidance: bool = False, shown_as: str | Path | None = None) -> AdherenceReport:
     "Re-measure a model directory: guidance on validation captions, the held-out score at the model's default; rewrite its files and card."
     model_dir = Path(model_dir)
     pipe = load_pipeline(model_dir)
@@ -337,7 +338,7 @@ def score_model(model_dir: str | Path, n: int = 96, seed: int = 0, *, command: s
         "command": run["command"], "scored_at": run["scored_at"], "step": info.get("step")}, indent=2))
     rep.rows.to_csv(model_dir / "score_rows.csv", index=False)
     run["grid_kb"] = (model_dir / "sample_grid.png").stat().st_size / 1024
-    (model_dir / "MODEL_CARD.md").write_text(_card(model_dir, rep, info, _model_facts(pipe), run))
+    (model_dir / "MODEL_CARD.md").write_text(_card(Path(shown_as or model_dir), rep, info, _model_facts(pipe), run))
     return rep
 
 def ship_model(checkpoint: str | Path, model_dir: str | Path, n: int = 96, seed: int = 0, run_id: str | None = None,
@@ -352,9 +353,11 @@ def ship_model(checkpoint: str | Path, model_dir: str | Path, n: int = 96, seed:
     pipe = export_checkpoint(checkpoint, tmp, training_info={"run_id": run_id, **(training_info or {})})
     pipe.unet.to(torch.float16)  # stored in half precision (half the size in git); load_pipeline upcasts to float32,
     pipe.save_pretrained(str(tmp))  # and guidance and score below are measured on exactly these stored weights
+    # guidance, score and card are made in the temporary folder: a failure leaves the shipped model as it was
+    rep = score_model(tmp, n, seed, command=f"ship {checkpoint.name}", set_default_guidance=True, shown_as=model_dir)
     if model_dir.exists(): shutil.rmtree(model_dir)
     tmp.rename(model_dir)
-    return score_model(model_dir, n, seed, command=f"ship {checkpoint.name}", set_default_guidance=True)
+    return rep
 
 def main(argv: list | None = None) -> int:
     "Command line: `ship CHECKPOINT MODEL_DIR` or `score MODEL_DIR` (see the module docs)."

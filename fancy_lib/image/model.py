@@ -523,7 +523,8 @@ def _checkpoint_vocab(ck: dict, checkpoint, vocab: list | None = None) -> list:
     if vocab is not None: return list(vocab)
     if ck.get("vocab"): return list(ck["vocab"])
     raise ModelFormatError(f"checkpoint {checkpoint} has no 'vocab' (written before vocabularies were recorded): its token ids "
-                           f"cannot be matched to words; pass vocab=[...] with the vocabulary it was trained with")
+                           f"cannot be matched to words; export_checkpoint(..., vocab=[...]) or load_checkpoint_models(..., vocab=[...]) "
+                           f"with the vocabulary it was trained with can still export it, but a run cannot resume from it")
 
 def _data_record() -> dict:
     "What the training data is drawn from: the caption grammar, the render jitter, training pairs only."
@@ -637,9 +638,9 @@ def train_image_model(cfg: TrainConfig, out_dir: str | Path, resume_from: str | 
                        steps_per_s=done / wall if wall else 0.0, images_per_s=done * cfg.batch_size / wall if wall else 0.0,
                        losses=losses, stopped_early=stopped, train_wall_s=total, segments=segs)
 
-def load_checkpoint_models(checkpoint: str | Path, use_ema: bool = True, vocab: list | None = None):
+def load_checkpoint_models(checkpoint: str | Path, use_ema: bool = True, vocab: list | None = None, *, ck: dict | None = None):
     "(unet, text_encoder, config, step) from a training checkpoint, with the EMA weights by default; `vocab` only for a checkpoint without one."
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ck = ck if ck is not None else torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ck["config"])
     unet, enc = _new_models(cfg, _checkpoint_vocab(ck, checkpoint, vocab))
     if use_ema:
@@ -649,9 +650,9 @@ def load_checkpoint_models(checkpoint: str | Path, use_ema: bool = True, vocab: 
         unet.load_state_dict(ck["unet"]); enc.load_state_dict(ck["text_encoder"])
     return unet, enc, cfg, ck["step"]
 
-def checkpoint_training_record(checkpoint: str | Path) -> dict:
+def checkpoint_training_record(checkpoint: str | Path, *, ck: dict | None = None) -> dict:
     "What a checkpoint records about the run that made it: wall time over every segment, speed, hardware, data, last loss."
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ck = ck if ck is not None else torch.load(checkpoint, map_location="cpu", weights_only=False)
     wall, segs = ck.get("train_wall_s"), ck.get("segments")
     hw = sorted({s["runtime"]["hardware"] for s in segs or [] if s.get("runtime")})
     omp = sorted({str(s["runtime"]["omp_wait_policy"]) for s in segs or [] if s.get("runtime")})
@@ -666,11 +667,12 @@ def checkpoint_training_record(checkpoint: str | Path) -> dict:
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, use_ema: bool = True, training_info: dict | None = None,
                       vocab: list | None = None) -> ShapesDiffusionPipeline:
     "Write a training checkpoint as a pipeline directory (safetensors) plus `training.json` (its training record); returns the pipeline."
-    unet, enc, cfg, step = load_checkpoint_models(checkpoint, use_ema, vocab)
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)     # once: it holds the optimizer state too
+    unet, enc, cfg, step = load_checkpoint_models(checkpoint, use_ema, vocab, ck=ck)
     pipe = make_pipeline(unet, enc, build_noise_scheduler(cfg.prediction_type))
     out_dir = Path(out_dir)
     pipe.save_pretrained(str(out_dir))
     info = {"checkpoint": str(checkpoint), "step": step, "ema": use_ema, "config": asdict(cfg),
-            **checkpoint_training_record(checkpoint), **(training_info or {})}
+            **checkpoint_training_record(checkpoint, ck=ck), **(training_info or {})}
     (out_dir / "training.json").write_text(json.dumps(info, indent=2, default=str))
     return pipe

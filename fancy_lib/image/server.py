@@ -254,7 +254,8 @@ def _check_common(r: _ImageRequest, info: PipelineInfo, model_id: str, lim: Serv
     if r.negative_prompt and guidance <= 1:
         given = "the model's default" if r.guidance_scale is None else "given"
         raise _bad("negative_prompt", f"negative_prompt needs guidance_scale > 1 (classifier-free guidance); this request's guidance_scale "
-                   f"is {guidance:g} ({given}; {model_id}'s default is {info.guidance_scale:g}), so the negative prompt would be ignored: "
+                   f"is {guidance:g} ({given}; {model_id}'s default is {info.guidance_scale:g}), at which the negative prompt would be "
+                   f"{'ignored' if guidance == 1 else 'followed instead of avoided'}: "
                    "set guidance_scale above 1 or omit negative_prompt", "negative_prompt_needs_guidance")
     for name, text in (("prompt", prompt), ("negative_prompt", r.negative_prompt)):
         if text and check_prompt is not None:
@@ -471,7 +472,10 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
                torch_threads: int | None = None) -> FastAPI:
     "An OpenAI-compatible Images API app serving `model` (a pipeline directory or a pipeline object)."
     from contextlib import asynccontextmanager
+    try: from fancy_lib.image import model as _model   # sets OMP_WAIT_POLICY before torch loads, when torch has not yet
+    except ImportError: _model = None
     import torch
+    omp_policy = getattr(_model, "OMP_WAIT_POLICY_AT_TORCH_IMPORT", None) or "unknown"
     if max_concurrency < 1: raise ImageServerError(f"max_concurrency is {max_concurrency}; expected at least 1")
     if torch_threads is not None:
         if isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1:
@@ -684,7 +688,7 @@ def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-i
         return {"status": "ok", "model": model_id, "sizes": list(info.sizes), "device": info.device,
                 "in_flight": state["in_flight"], "max_concurrency": max_concurrency, "queued": len(batcher.queue),
                 "batching": batcher.per_image_generators, "forward_passes": batcher.passes,
-                "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+                "torch_threads": torch.get_num_threads(), "omp_wait_policy": omp_policy}
 
     def model_card():
         return {"id": model_id, "object": "model", "created": created, "owned_by": "fancy_lib", "supported_sizes": list(info.sizes),
