@@ -61,6 +61,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                         'fancy_lib/backtest_nb.py'),
                                        'fancy_lib.backtest_nb.fill_price_nb': ( 'backtest_kernels.html#fill_price_nb',
                                                                                 'fancy_lib/backtest_nb.py'),
+                                       'fancy_lib.backtest_nb.long_only_grid_nb': ( 'backtest_kernels.html#long_only_grid_nb',
+                                                                                    'fancy_lib/backtest_nb.py'),
                                        'fancy_lib.backtest_nb.long_only_one_nb': ( 'backtest_kernels.html#long_only_one_nb',
                                                                                    'fancy_lib/backtest_nb.py'),
                                        'fancy_lib.backtest_nb.ma_above_nb': ( 'backtest_kernels.html#ma_above_nb',

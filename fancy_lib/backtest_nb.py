@@ -13,7 +13,7 @@ __all__ = ['Signal', 'DecisionReason', 'DECISION_REASON_TEXT', 'OrderSide', 'Tra
            'trade_dt', 'CASH_RTOL', 'MA_TIE_RTOL', 'GRID_METRICS', 'SignalT', 'DecisionReasonT', 'OrderSideT',
            'TradeSideT', 'SizeTypeT', 'ExecutionT', 'fill_price_nb', 'order_fee_nb', 'budget_order_nb', 'affordable_nb',
            'simulate_nb', 'compensated_cumsum_nb', 'window_sum_nb', 'ma_above_nb', 'ma_state_nb', 'long_only_one_nb',
-           'ma_crossover_grid_nb', 'signal_grid_nb']
+           'long_only_grid_nb', 'ma_crossover_grid_nb', 'signal_grid_nb']
 
 # %% ../nbs/04_backtest_kernels.ipynb #ec2cc8d0
 class SignalT(NamedTuple):
@@ -530,32 +530,36 @@ def long_only_one_nb(open_: np.ndarray, close: np.ndarray, hi: np.ndarray, lo: n
     out[7] = fees
 
 @njit(cache=True, parallel=True)
-def ma_crossover_grid_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow: np.ndarray, execution: int,
-                         fee: float, slippage: float, min_fee: float, whole_units: bool, init_cash: float,
-                         periods_per_year: float, keep_equity: bool):
-    "All (fast[k], slow[k]) combinations in parallel -> (metrics (k, len(GRID_METRICS)), equity (n, k) or (0, k))."
+def long_only_grid_nb(open_: np.ndarray, close: np.ndarray, hi: np.ndarray, lo: np.ndarray, fast: np.ndarray, slow: np.ndarray,
+                      entries: np.ndarray, exits: np.ndarray, execution: int, fee: float, slippage: float, min_fee: float,
+                      whole_units: bool, init_cash: float, periods_per_year: float, keep_equity: bool):
+    "Every combination in parallel: (fast[j], slow[j]) when fast is given, else signal row j -> (metrics (k, m), equity (n, k) or (0, k))."
     n = close.shape[0]
-    k = fast.shape[0]
-    hi, lo = compensated_cumsum_nb(close)
-    none = np.zeros((0, 0), np.bool_)
+    k = fast.shape[0] if fast.shape[0] > 0 else entries.shape[0]
     out = np.empty((k, len(GRID_METRICS)))
     equity = np.empty((n if keep_equity else 0, k))
     for j in prange(k):
-        long_only_one_nb(open_, close, hi, lo, fast[j], slow[j], none, none, j, execution, fee, slippage, min_fee,
+        f = fast[j] if fast.shape[0] > 0 else 0
+        s = slow[j] if fast.shape[0] > 0 else 0
+        long_only_one_nb(open_, close, hi, lo, f, s, entries, exits, j, execution, fee, slippage, min_fee,
                          whole_units, init_cash, periods_per_year, out[j], equity[:, j])
     return out, equity
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def ma_crossover_grid_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow: np.ndarray, execution: int,
+                         fee: float, slippage: float, min_fee: float, whole_units: bool, init_cash: float,
+                         periods_per_year: float, keep_equity: bool):
+    "All (fast[k], slow[k]) combinations in parallel, from one compensated cumulative sum -> (metrics, equity)."
+    hi, lo = compensated_cumsum_nb(close)
+    none = np.zeros((0, 0), np.bool_)
+    return long_only_grid_nb(open_, close, hi, lo, fast, slow, none, none, execution, fee, slippage, min_fee,
+                             whole_units, init_cash, periods_per_year, keep_equity)
+
+@njit(cache=True)
 def signal_grid_nb(open_: np.ndarray, close: np.ndarray, entries: np.ndarray, exits: np.ndarray, execution: int,
                    fee: float, slippage: float, min_fee: float, whole_units: bool, init_cash: float,
                    periods_per_year: float, keep_equity: bool):
     "Long-only, all-in runs of k precomputed signal rows (entries, exits: (k, n) bool) in parallel -> (metrics, equity)."
-    n = close.shape[0]
-    k = entries.shape[0]
-    empty = np.empty(0)
-    out = np.empty((k, len(GRID_METRICS)))
-    equity = np.empty((n if keep_equity else 0, k))
-    for j in prange(k):
-        long_only_one_nb(open_, close, empty, empty, 0, 0, entries, exits, j, execution, fee, slippage, min_fee,
-                         whole_units, init_cash, periods_per_year, out[j], equity[:, j])
-    return out, equity
+    empty, none = np.empty(0), np.zeros(0, np.int64)
+    return long_only_grid_nb(open_, close, empty, empty, none, none, entries, exits, execution, fee, slippage, min_fee,
+                             whole_units, init_cash, periods_per_year, keep_equity)
