@@ -23,8 +23,8 @@ def sandbox(tmp_path_factory):
     "Environment whose runs and reports go to temporary folders (the checkout's folders stay untouched)."
     base = tmp_path_factory.mktemp("fancy")
     env = {**os.environ, "FANCY_RUNS_DIR": str(base / "runs"), "FANCY_REPORTS_DIR": str(base / "reports"),
-           "OMP_WAIT_POLICY": "PASSIVE"}
-    return {"base": base, "env": env, "runs": base / "runs", "reports": base / "reports"}
+           "FANCY_STORE_URL": f"sqlite:///{base}/store.db", "OMP_WAIT_POLICY": "PASSIVE"}
+    return {"base": base, "env": env, "runs": base / "runs", "reports": base / "reports", "store": f"sqlite:///{base}/store.db"}
 
 
 @pytest.fixture(scope="session")
@@ -50,60 +50,19 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 
 # -- a real PostgreSQL server for the store tests ----------------------------------------------------
-import glob
-import socket
-import tempfile
-import time
-import uuid
-
-
-def _pg_bin(name):
-    "A binary of Debian's postgresql package (installed by scripts/system-deps.sh)."
-    hits = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
-    assert hits, f"PostgreSQL's {name} is not installed: scripts/system-deps.sh installs Debian's postgresql package"
-    return hits[-1]
-
-
-def _as_postgres(cmd, **kw):
-    "PostgreSQL refuses to run as root: run its binaries as the `postgres` user the package creates."
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from postgres import new_database, postgres_server_running
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
     "A PostgreSQL server of its own: initdb into a temporary folder, a free port, stopped and removed after."
-    base = Path(tempfile.mkdtemp(prefix="fancy-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    data, log = base / "data", base / "server.log"
-    r = _as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-    assert r.returncode == 0, r.stdout + r.stderr
-    port = _free_port()
-    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
-    r = _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"])
-    assert r.returncode == 0, r.stdout + r.stderr + (log.read_text() if log.exists() else "")
-    try:
-        yield {"host": "127.0.0.1", "port": port, "url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"}
-    finally:
-        _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server_running() as server:
+        yield server
 
 
 def new_postgres_database(server) -> str:
     "A fresh, empty database on `server`; returns its URL."
-    import psycopg
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(host=server["host"], port=server["port"], user="postgres", dbname="postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@{server['host']}:{server['port']}/{name}"
+    return new_database(server)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -36,12 +36,18 @@ def shipped_model_dir() -> Path:
     return SHIPPED_MODEL
 
 
+def store_of(usage: Path) -> Path:
+    "The results store file a server started by `image_server` writes its usage records to."
+    return usage.with_name(usage.stem.replace("usage", "store") + ".db")
+
+
 @contextmanager
 def image_server(model_dir: Path, workdir: Path, *args, keys=("sk-test",), ready_s: float = 180):
     "Run `fancy image serve` on a free loopback port; yield (base_url, usage_log, process)."
     port = free_port()
     usage = workdir / f"usage-{port}.jsonl"
-    env = {**os.environ, "FANCY_IMAGE_API_KEYS": ",".join(keys), "OMP_WAIT_POLICY": "PASSIVE", "FANCY_RUNS_DIR": str(workdir / "runs")}
+    env = {**os.environ, "FANCY_IMAGE_API_KEYS": ",".join(keys), "OMP_WAIT_POLICY": "PASSIVE", "FANCY_RUNS_DIR": str(workdir / "runs"),
+           "FANCY_STORE_URL": f"sqlite:///{store_of(usage)}"}
     log = open(workdir / f"server-{port}.log", "w")
     proc = subprocess.Popen([str(BIN / "fancy"), "image", "serve", "--model", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
                              "--usage-log", str(usage), *map(str, args)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -19,7 +19,7 @@ from openai import OpenAI
 from PIL import Image
 
 import image_helpers
-from image_helpers import PROMPT, SHIPPED_MODEL, Upstream, free_port, image_server, shipped_model_dir, wait_idle
+from image_helpers import PROMPT, SHIPPED_MODEL, Upstream, free_port, image_server, shipped_model_dir, store_of, wait_idle
 
 from fancy_lib.image.client import (CapabilityError, ImageClient, ProviderConfig, ProviderError, ProviderResponseError,
                                     ProviderTimeout, RetryPolicy, is_mock_marked, load_providers)
@@ -352,6 +352,22 @@ def test_usage_records_name_the_key_id_never_the_key(server):
     assert {"request_id", "model", "n", "size", "steps", "latency_s", "batch_requests"} <= set(ok[-1])
     assert any(r["status"] == 400 for r in recs) and any(r["status"] == 401 for r in recs)  # refusals are records too
     assert KEY not in server["usage"].read_text()
+
+
+def test_usage_records_reach_the_results_store(server):
+    from fancy_lib.store import Store
+    sdk(server["base"]).images.generate(prompt=PROMPT, extra_body=FAST)
+    logged = {r["request_id"] for r in read_jsonl(server["usage"])}
+    store = Store(f"sqlite:///{store_of(server['usage'])}")
+    deadline = time.time() + 20                      # a background thread writes them: a request never waits on it
+    while set(store.usage()["request_id"]) != logged and time.time() < deadline:
+        time.sleep(0.2)
+    u = store.usage()
+    assert set(u["request_id"]) == logged
+    ok = u[u["outcome"] == "ok"]
+    assert (ok["wall_s"] > 0).all() and (ok["cpu_s"] > 0).all() and (ok["gpu_s"] == 0).all()   # measured; no GPU here
+    c = store.costs(by="kind")
+    assert c.loc["generation", "records"] == len(u) and c.loc["generation", "cpu_s"] > 0
 
 
 def test_compatible_concurrent_requests_share_a_forward_pass(server):

@@ -27,6 +27,11 @@ def test_manifest_records_everything_needed_to_reproduce(reference_run):
         for metric in ("sharpe", "cagr", "max_drawdown", "trade_count"):
             assert f"{group}.{metric}" in m["metrics"], f"{group}.{metric} not recorded"
     assert m["metrics"]["selection.combinations"] == 342
+    assert (m["kind"], m["line"], m["attempt"], m["batch_id"]) == ("papermill", "quant", 1, None)
+    assert m["timings"]["gpu_s"] == 0.0                       # no GPU did the work: 0, never an estimate
+    # every figure of the report and every saved table is hashed, so a re-run can prove each comes back identical
+    assert len(m["figures"]) == 3 and all(len(f["sha256"]) == 64 for f in m["figures"].values())
+    assert {"trades_in_sample", "trades_out_of_sample"} <= set(m["tables"])
     outputs = {o["path"]: o["bytes"] for o in m["outputs"]}
     for path in ("input.ipynb", "executed.ipynb", "artifacts/trades_out_of_sample.parquet"):
         assert outputs.get(path, 0) > 0 and (reference_run["dir"] / path).stat().st_size == outputs[path]
@@ -69,4 +74,22 @@ def test_rerun_reproduces_every_metric(reference_run, sandbox):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "REPRODUCED" in r.stdout and "NOT REPRODUCED" not in r.stdout
     runs = [json.loads(p.read_text()) for p in sandbox["runs"].glob("*/manifest.json")]
-    assert any(m.get("rerun_of") == reference_run["id"] and m["status"] == "succeeded" for m in runs)
+    (again,) = [m for m in runs if m.get("rerun_of") == reference_run["id"]]
+    assert again["status"] == "succeeded"
+    # a re-run keeps the notebook's name (it executes the stored input.ipynb)
+    assert "-reference_baseline-" in again["id"] and "input" not in again["id"]
+    assert again["notebook"] == "nbs/research/reference_baseline.ipynb"
+    assert again["figures"] == reference_run["manifest"]["figures"] and again["tables"] == reference_run["manifest"]["tables"]
+    index = (sandbox["reports"] / "index.html").read_text()
+    assert ">input<" not in index and "Where the compute went" in index
+
+
+def test_the_run_is_in_the_store(reference_run, sandbox):
+    from fancy_lib.records import RunRecord
+    from fancy_lib.store import Store
+    store = Store(sandbox["store"])
+    assert store.get_run(reference_run["id"]) == RunRecord.load(reference_run["dir"])
+    oos = store.metrics("out_of_sample.sharpe", run=reference_run["id"])["value"].tolist()
+    assert oos == [reference_run["manifest"]["metrics"]["out_of_sample.sharpe"]]
+    listed = fancy("runs", env=sandbox["env"])
+    assert listed.returncode == 0 and reference_run["id"] in listed.stdout

@@ -62,3 +62,6 @@ def test_rerun_on_changed_data_is_not_a_reproduction(sandbox, tmp_path):
     assert r.returncode == 1
     assert "NOT REPRODUCED" in r.stdout and "data bars: content hash changed" in r.stdout
     assert "metric out_of_sample." in r.stdout and "!= re-run" in r.stdout
+    # the figures drawn from the changed bars are named too, by their title (here: the equity curve)
+    assert "crossover, BTCUSD_30m resampled to 4h" in r.stdout and ": content changed" in r.stdout
+    assert "table trades_out_of_sample: content changed" in r.stdout
