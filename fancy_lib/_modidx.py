@@ -659,6 +659,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'fancy_lib.runs._outputs': ('runs.html#_outputs', 'fancy_lib/runs.py'),
                                 'fancy_lib.runs._parse_cli': ('runs.html#_parse_cli', 'fancy_lib/runs.py'),
                                 'fancy_lib.runs._parse_default': ('runs.html#_parse_default', 'fancy_lib/runs.py'),
+                                'fancy_lib.runs._read_parameters': ('runs.html#_read_parameters', 'fancy_lib/runs.py'),
                                 'fancy_lib.runs._resolve_store': ('runs.html#_resolve_store', 'fancy_lib/runs.py'),
                                 'fancy_lib.runs._same': ('runs.html#_same', 'fancy_lib/runs.py'),
                                 'fancy_lib.runs._store_save': ('runs.html#_store_save', 'fancy_lib/runs.py'),

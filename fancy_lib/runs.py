@@ -126,8 +126,19 @@ class RunContext:
 # %% ../nbs/09_runs.ipynb #c50d8543
 def notebook_parameters(notebook: str | Path) -> dict:
     "The parameters declared in the notebook's `parameters`-tagged cell: name -> {default, type}."
-    import papermill
     notebook = Path(notebook)
+    st = notebook.stat() if notebook.is_file() else None
+    key = (str(notebook.resolve()), st.st_mtime_ns, st.st_size) if st else None
+    if key is None or key not in _DECLARED:
+        found = _read_parameters(notebook)
+        if key is None: return found
+        _DECLARED[key] = found
+    return {k: dict(v) for k, v in _DECLARED[key].items()}   # a copy: callers may not change the cache
+
+_DECLARED: dict = {}   # (path, mtime, size) -> declared parameters: a batch asks once per combination
+
+def _read_parameters(notebook: Path) -> dict:
+    import papermill
     nb = nbformat.read(notebook, as_version=4)
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         raise RunError(f"{notebook}: no cell tagged 'parameters'; a research notebook declares its parameters in one")
