@@ -144,6 +144,12 @@ def _execute(task: dict, batch_id: str, runs_dir: str, reports_dir: str | None, 
     return {"status": rec.status, "wall_s": rec.timings.wall_s, "attempt": rec.attempt, "report": rec.report,
             "error": f"{rec.error.type}: {rec.error.message}" if rec.error else None}
 
+def _running(client) -> int:
+    "Runs executing now: on each worker, its tasks in processing up to its thread count (the rest wait there)."
+    threads = {a: w.get("nthreads", 1) for a, w in client.scheduler_info().get("workers", {}).items()}
+    return sum(min(len([k for k in keys if str(k).startswith("fancy-run-")]), threads.get(a, 1))
+               for a, keys in client.processing().items())
+
 def _client(scheduler: str | None, workers: int, gpu: bool, threads: int = 1):
     "A distributed Client: a local cluster (one thread per worker process) or an existing scheduler."
     from distributed import Client, LocalCluster
@@ -174,12 +180,18 @@ class _Progress:
         self.total, self.done, self.failed, self.t0 = total, 0, 0, time.perf_counter()
         self.bar = None
         if (self.stream.isatty() if bar is None else bar) and total:
+            import shutil
             from tqdm import tqdm
-            self.bar = tqdm(total=total, file=self.stream, unit="run", dynamic_ncols=True)
+            wide = shutil.get_terminal_size((0, 0)).columns >= 40       # a terminal that reports no size gets 100
+            self.bar = tqdm(total=total, file=self.stream, unit="run", dynamic_ncols=wide, ncols=None if wide else 100)
+    def tick(self, running: int):
+        "Refresh the bar's running count and clock between completions."
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"running {running}, failed {self.failed}")
     def update(self, o: BatchOutcome, running: int):
         self.done += 1; self.failed += o.status == "failed"
         if self.bar is not None:
-            self.bar.set_postfix_str(f"running {running}, failed {self.failed}")
+            self.bar.set_postfix_str(f"running {running}, failed {self.failed}", refresh=False)
             self.bar.update(1)
         else:
             el = time.perf_counter() - self.t0
@@ -195,7 +207,7 @@ def run_batch(tasks: list[BatchTask], *, workers: int | None = None, scheduler: 
               store: Store | str | None = None, source: str | None = None, timeout_s: int | None = 1800,
               progress: bool | None = None, stream=None) -> BatchResult:
     "Run `tasks` on a Dask cluster, skipping what already succeeded (unless `force`); one record per run, one for the batch."
-    from distributed import as_completed
+    from distributed import wait
     if not tasks: raise BatchError("the batch has no runs")
     settings = load_settings()
     workers = settings.dask_workers if workers is None else workers
@@ -239,17 +251,21 @@ def run_batch(tasks: list[BatchTask], *, workers: int | None = None, scheduler: 
                               timeout_s, key=f"fancy-run-{t.run_id}", pure=False, retries=1,
                               resources={"GPU": 1} if t.gpu else None)
             futs[f] = (i, t)
-        for f in (as_completed(list(futs)) if futs else []):
-            i, t = futs[f]
-            if f.status == "finished":
-                r = f.result()
-                o = BatchOutcome(t.run_id, t.notebook, t.parameters, r["status"], r["wall_s"], r["attempt"], r["error"], r["report"])
-            else:
-                e = f.exception()
-                o = BatchOutcome(t.run_id, t.notebook, t.parameters, "failed", error=f"{type(e).__name__}: {e}")
-            outcomes[i] = o
-            running = sum(len([k for k in ks if str(k).startswith("fancy-run-")]) for ks in client.processing().values())
-            prog.update(o, running)
+        pending = set(futs)
+        while pending:
+            try: done, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
+            except TimeoutError: done = set()
+            for f in done:
+                i, t = futs[f]
+                if f.status == "finished":
+                    r = f.result()
+                    o = BatchOutcome(t.run_id, t.notebook, t.parameters, r["status"], r["wall_s"], r["attempt"], r["error"], r["report"])
+                else:
+                    e = f.exception()
+                    o = BatchOutcome(t.run_id, t.notebook, t.parameters, "failed", error=f"{type(e).__name__}: {e}")
+                outcomes[i] = o
+                prog.update(o, _running(client))
+            if not done: prog.tick(_running(client))
     finally:
         prog.close()
         if client is not None: client.close()

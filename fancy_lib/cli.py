@@ -79,7 +79,7 @@ def rerun_cmd(run_id, runs_dir, reports_dir, no_report, strict):
     sys.exit(0 if cmp.reproduced and not (strict and cmp.warnings) else 1)
 
 # %% ../nbs/30_cli.ipynb #a0842c19
-_RUN_COLS = ["id", "kind", "status", "started_at", "wall_s", "cpu_s", "gpu_s", "commit", "dirty", "batch_id", "rerun_of"]
+_RUN_COLS = ["id", "kind", "notebook", "status", "started_at", "wall_s", "cpu_s", "gpu_s", "commit", "dirty", "batch_id", "rerun_of"]
 
 @app.command("runs")
 @click.option("--kind", default=None, help="papermill, training, batch, ...")
@@ -108,6 +108,7 @@ def runs_cmd(kind, status, since, notebook, batch, limit, runs_dir):
         click.echo(f"no runs in the store {store.where}{hint}"); return
     df = df[_RUN_COLS].copy()
     df["commit"] = df["commit"].fillna("").str[:10]
+    df["notebook"] = df["notebook"].fillna("").map(lambda p: Path(p).stem if p.endswith(".ipynb") else p)
     df["started_at"] = df["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     with pd.option_context("display.width", 250, "display.max_colwidth", 60):
         click.echo(df.fillna("").to_string(index=False))

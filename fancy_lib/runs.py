@@ -228,6 +228,10 @@ def _outputs(run_dir: Path) -> list:
     return [{"path": str(p.relative_to(run_dir)), "bytes": p.stat().st_size}
             for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != MANIFEST]
 
+# the kernel's own warnings (ipykernel 7 warns about its loopback TCP transport at every start) would fill a
+# batch's terminal; its errors still show, and the notebook's own output is in executed.ipynb
+_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
 def _resolve_store(store) -> Store | None:
     "The store a run writes to, refused before anything is created when it cannot take writes."
     if store is False: return None
@@ -317,7 +321,7 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, *, runs_d
                 papermill.execute_notebook(str(run_dir / "input.ipynb"), str(run_dir / "executed.ipynb"),
                                            parameters={**params, "run_dir": str(run_dir)}, kernel_name=kernel_name,
                                            cwd=str(settings.root), progress_bar=False, log_output=False,
-                                           execution_timeout=timeout_s)
+                                           execution_timeout=timeout_s, extra_arguments=_KERNEL_ARGS)
             rec.status = "succeeded"
         except PapermillExecutionError as e:
             rec.status = "failed"
