@@ -4,7 +4,7 @@
 
 # %% ../nbs/09b_batch.ipynb #b1714d74
 from __future__ import annotations
-import hashlib, itertools, logging, os, sys, time, tomllib, uuid
+import hashlib, itertools, logging, os, sys, time, tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +16,7 @@ from .records import RunFailure, RunRecord, code_version, device_info, package_v
 from .runs import (RunError, _parse_default, _resolve_store, coerce_parameters, new_run_id, notebook_parameters,
                             resolve_notebook, run_notebook)
 from .reports import render_index, render_run
-from .store import Store, open_store
+from .store import Store
 
 # %% auto #0
 __all__ = ['BatchError', 'BatchTask', 'parse_grid_option', 'grid_tasks', 'load_batch_file', 'BatchOutcome', 'BatchResult',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_files.ipynb #90e9e87d
 from __future__ import annotations
-import hashlib, json, math, os, shutil, tempfile
+import hashlib, json, os, shutil, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 

@@ -6,12 +6,11 @@
 from __future__ import annotations
 import hashlib, json, os, platform, resource, subprocess, sys, time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 from .config import FancyError, did_you_mean, load_settings
-from .files import json_sha256, read_jsonl, write_json_atomic
+from .files import json_sha256, write_json_atomic
 
 # %% auto #0
 __all__ = ['MANIFEST', 'KINDS', 'LINES', 'STATUSES', 'RECORDED_PACKAGES', 'RecordError', 'CodeVersion', 'Timings', 'RunFailure',

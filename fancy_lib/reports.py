@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_reports.ipynb #3d42c7cf
 from __future__ import annotations
-import html as _html, json, os, re
+import html as _html, os, re
 from pathlib import Path
 
 import nbformat

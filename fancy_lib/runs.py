@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_runs.ipynb #64c42c40
 from __future__ import annotations
-import ast, hashlib, json, math, os, re, shutil, signal, sys, time, uuid
+import ast, hashlib, json, math, os, re, shutil, signal, sys, uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
