@@ -24,9 +24,16 @@ def atomic_path(path: str | Path):
     try:
         yield tmp
         with open(tmp, "rb+") as f: os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))       # mkstemp makes 0600: keep the old file's mode, else the umask's
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+def _mode_for(path: Path) -> int:
+    try: return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0); os.umask(umask)
+        return 0o666 & ~umask
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     "Write `data` to `path` atomically."

@@ -12,6 +12,7 @@ from pathlib import Path
 from .model import (CAPTION_GRAMMAR, PAD, Scene, draw_shape, held_out_captions, load_pipeline, parse_caption,
                                    random_caption, render_scene, set_threads, torch_runtime, unet_evaluations, uses_guidance)
 from ..config import FancyError
+from ..files import write_text_atomic
 
 import numpy as np
 import pandas as pd
@@ -332,13 +333,13 @@ def score_model(model_dir: str | Path, n: int = 96, seed: int = 0, *, command: s
     run = {"command": command or f"score {model_dir}", "scored_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "runtime": torch_runtime(str(pipe.unet.device)), "checker": (300, checker_accuracy(300, seed)), "in_dist": in_dist,
            "guidance": {**gv, "table": table}, "time_per_image": tp, "grid_n": grid_n}
-    (model_dir / "score.json").write_text(json.dumps({
+    write_text_atomic(model_dir / "score.json", json.dumps({
         **rep.metrics(), "time_per_image_s": tp["seconds"], "summary": rep.summary(), "training_pairs": in_dist.metrics(),
         "checker_clean_accuracy": run["checker"][1], "guidance_validation": gv, "time_per_image": tp, "runtime": run["runtime"],
         "command": run["command"], "scored_at": run["scored_at"], "step": info.get("step")}, indent=2))
     rep.rows.to_csv(model_dir / "score_rows.csv", index=False)
     run["grid_kb"] = (model_dir / "sample_grid.png").stat().st_size / 1024
-    (model_dir / "MODEL_CARD.md").write_text(_card(Path(shown_as or model_dir), rep, info, _model_facts(pipe), run))
+    write_text_atomic(model_dir / "MODEL_CARD.md", _card(Path(shown_as or model_dir), rep, info, _model_facts(pipe), run))
     return rep
 
 def ship_model(checkpoint: str | Path, model_dir: str | Path, n: int = 96, seed: int = 0, run_id: str | None = None,

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from ..config import FancyError
-from ..files import atomic_path
+from ..files import atomic_path, write_text_atomic
 
 OMP_WAIT_POLICY_AT_TORCH_IMPORT = ("unknown: torch was imported before fancy_lib.image.model" if _TORCH_LOADED_BEFORE
                                    else os.environ.get("OMP_WAIT_POLICY"))
@@ -674,5 +674,5 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, use_ema: bool
     pipe.save_pretrained(str(out_dir))
     info = {"checkpoint": str(checkpoint), "step": step, "ema": use_ema, "config": asdict(cfg),
             **checkpoint_training_record(checkpoint, ck=ck), **(training_info or {})}
-    (out_dir / "training.json").write_text(json.dumps(info, indent=2, default=str))
+    write_text_atomic(out_dir / "training.json", json.dumps(info, indent=2, default=str))
     return pipe
