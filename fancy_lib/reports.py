@@ -190,7 +190,7 @@ def _index_row(rec: RunRecord, reports_dir: Path) -> list:
     colour = STATUS_COLOURS.get(rec.status, "#555")
     shown = "; ".join(f"{_esc(k)}={_fmt(v)}" for k, v in rec.metrics.items() if k.split(".", 1)[-1] in INDEX_METRICS)
     return [link, _esc(rec.kind), _esc(rec.notebook), f"<span style='color:{colour};font-weight:bold'>{_esc(rec.status)}</span>",
-            _esc(rec.timings.started or ""), _esc(rec.timings.wall_s or ""),
+            _esc((rec.timings.started or "")[:19].replace("T", " ")), _esc(rec.timings.wall_s or ""),
             _esc((rec.code.commit or "")[:10]) + (" <b>dirty</b>" if rec.code.dirty else "")
             + (" <b>SYNTHETIC DATA</b>" if rec.synthetic else ""),
             _esc(rec.rerun_of or ""), _esc(rec.batch_id or ""), _esc((rec.error.message if rec.error else ""))[:200], shown]
@@ -199,7 +199,8 @@ def costs_html(costs) -> str:
     "The `fancy costs` table as HTML."
     if costs is None or len(costs) == 0: return "<p>No compute recorded yet.</p>"
     cols = list(costs.columns)
-    return _table([[_esc(i)] + [_esc(_fmt(v)) for v in row] for i, row in zip(costs.index, costs.itertuples(index=False))],
+    cell = lambda c, v: f"{100 * v:.1f} %" if c == "share" else _fmt(v)
+    return _table([[_esc(i)] + [_esc(cell(c, v)) for c, v in zip(cols, row)] for i, row in zip(costs.index, costs.itertuples(index=False))],
                   [costs.index.name or "group", *cols])
 
 def render_index(runs_dir: str | Path, reports_dir: str | Path, *, store=None) -> Path:
