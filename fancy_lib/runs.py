@@ -50,8 +50,8 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 
 def describe_frame(frame) -> dict:
     "Rows, window, content hash and provenance of a frame of bars (a DataFrame with a DatetimeIndex)."
-    desc = {"rows": len(frame), "start": frame.index.min() if len(frame) else None,
-            "end": frame.index.max() if len(frame) else None,
+    desc = {"rows": len(frame), "start": str(frame.index.min()) if len(frame) else None,
+            "end": str(frame.index.max()) if len(frame) else None,
             "content_hash": hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest(),
             "source": frame.attrs.get("source") or "in-memory frame", "synthetic": bool(frame.attrs.get("synthetic", False))}
     if frame.attrs.get("symbol"): desc["symbol"] = frame.attrs["symbol"]

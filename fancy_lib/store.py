@@ -19,8 +19,9 @@ from .files import read_jsonl
 from .records import KINDS, LINES, MANIFEST, RecordError, RunRecord
 
 # %% auto #0
-__all__ = ['metadata', 'runs_table', 'metrics_table', 'usage_table', 'RUN_COLUMNS', 'USAGE_LOG', 'COST_GROUPS', 'StoreError',
-           'Store', 'open_store', 'runs', 'metrics', 'usage_row', 'ImportResult', 'costs']
+__all__ = ['metadata', 'runs_table', 'metrics_table', 'usage_table', 'trials_table', 'oos_table', 'gates_table', 'statuses_table',
+           'RUN_COLUMNS', 'USAGE_LOG', 'COST_GROUPS', 'StoreError', 'Store', 'open_store', 'runs', 'metrics',
+           'usage_row', 'ImportResult', 'costs']
 
 # %% ../nbs/07_store.ipynb #66955143
 class StoreError(FancyError, ValueError):
@@ -75,6 +76,59 @@ usage_table = sa.Table(                                         # revision 0002
     sa.Column("wall_s", sa.Float), sa.Column("cpu_s", sa.Float), sa.Column("gpu_s", sa.Float),
     sa.Column("record", sa.JSON, nullable=False),
     sa.UniqueConstraint("source", "request_id", name="uq_usage_source_request"),
+)
+
+trials_table = sa.Table(                                        # revision 0003: the append-only trial ledger
+    "trials", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scan_id", sa.String(200), nullable=False, index=True),
+    sa.Column("family", sa.String(8), nullable=False, index=True),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("parameters_sha256", sa.String(64), nullable=False),
+    sa.Column("data_version", sa.String(64), nullable=False, index=True),
+    sa.Column("window_start", sa.String(40)), sa.Column("window_end", sa.String(40)),
+    sa.Column("code_key", sa.String(120)),
+    sa.Column("metric", sa.String(40)), sa.Column("value", sa.Float),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+oos_table = sa.Table(                                           # revision 0003: every opening of an OOS window
+    "oos_openings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scan_id", sa.String(200), nullable=False, index=True),
+    sa.Column("family", sa.String(8), nullable=False, index=True),
+    sa.Column("data_version", sa.String(64), nullable=False),
+    sa.Column("window_start", sa.String(40)), sa.Column("window_end", sa.String(40)),
+    sa.Column("parameters_sha256", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+gates_table = sa.Table(                                         # revision 0003
+    "gate_outcomes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scan_id", sa.String(200), nullable=False, index=True),
+    sa.Column("family", sa.String(8), nullable=False, index=True),
+    sa.Column("gate", sa.String(40), nullable=False),
+    sa.Column("value", sa.Float), sa.Column("op", sa.String(4), nullable=False), sa.Column("threshold", sa.Float),
+    sa.Column("passed", sa.Boolean), sa.Column("hard", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+statuses_table = sa.Table(                                      # revision 0003: a family's status history
+    "statuses", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("family", sa.String(8), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("scan_id", sa.String(200)),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
 )
 
 # %% ../nbs/07_store.ipynb #5673f875
@@ -283,20 +337,23 @@ def _unjson(d):
     return d
 
 # %% ../nbs/07_store.ipynb #8c3eb286
+def _write_runs(conn, records: list) -> None:
+    "Replace run rows and their metrics inside the caller's transaction."
+    rows = [_run_row(r) for r in records]
+    mets = [{"run_id": r.id, "name": k, "value": _finite(v)} for r in records for k, v in r.metrics.items()]
+    ids = [r.id for r in records]
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        conn.execute(sa.delete(metrics_table).where(metrics_table.c.run_id.in_(chunk)))
+        conn.execute(sa.delete(runs_table).where(runs_table.c.id.in_(chunk)))
+    conn.execute(sa.insert(runs_table), rows)
+    if mets: conn.execute(sa.insert(metrics_table), mets)
+
 def _save_runs(self, records) -> int:
     "Write (or replace) run records and their metrics, all in one transaction; returns how many."
     records = list(records)
     if not records: return 0
-    rows = [_run_row(r) for r in records]
-    mets = [{"run_id": r.id, "name": k, "value": _finite(v)} for r in records for k, v in r.metrics.items()]
-    ids = [r.id for r in records]
-    with self._write() as conn:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            conn.execute(sa.delete(metrics_table).where(metrics_table.c.run_id.in_(chunk)))
-            conn.execute(sa.delete(runs_table).where(runs_table.c.id.in_(chunk)))
-        conn.execute(sa.insert(runs_table), rows)
-        if mets: conn.execute(sa.insert(metrics_table), mets)
+    with self._write() as conn: _write_runs(conn, records)
     return len(records)
 
 def _save_run(self, record: RunRecord) -> None:
@@ -494,3 +551,63 @@ Store.costs = _costs
 def costs(**kw) -> pd.DataFrame:
     "Where the compute went, from the settings' store (see `Store.costs`)."
     return open_store().costs(**kw)
+
+# %% ../nbs/07_store.ipynb #4965a1ef
+def _stamp(rows: list, table: sa.Table) -> list:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    cols = {c.name for c in table.columns}
+    out = []
+    for r in rows:
+        bad = set(r) - cols
+        if bad: raise StoreError(f"{table.name} row has unknown field(s) {', '.join(sorted(bad))}")
+        out.append({"at": now, **{k: _jsonable(v) if isinstance(v, (dict, list)) else v for k, v in r.items()}})
+    return out
+
+def _save_scan(self, record: RunRecord, *, trials=(), opening: dict | None = None, gates=(), status: dict | None = None) -> None:
+    "Write a scan's record, its trials, its out-of-sample opening, gate outcomes and status change in one transaction."
+    with self._write() as conn:
+        _write_runs(conn, [record])
+        for table, rows in ((trials_table, list(trials)), (oos_table, [opening] if opening else []),
+                            (gates_table, list(gates)), (statuses_table, [status] if status else [])):
+            if rows: conn.execute(sa.insert(table), _stamp(rows, table))
+
+def _append(self, table_name: str, rows) -> int:
+    "Append rows to one ledger table (trials, oos_openings, gate_outcomes, statuses) in one transaction."
+    table = {t.name: t for t in (trials_table, oos_table, gates_table, statuses_table)}.get(table_name)
+    if table is None: raise StoreError(f"no ledger table {table_name!r}")
+    rows = list(rows)
+    if rows:
+        with self._write() as conn: conn.execute(sa.insert(table), _stamp(rows, table))
+    return len(rows)
+
+def _ledger(self, table: sa.Table, **where) -> pd.DataFrame:
+    q = sa.select(*table.c).order_by(table.c.id)
+    for k, v in where.items():
+        if v is not None: q = q.where(table.c[k].in_([v] if isinstance(v, str) else list(v)))
+    with self.engine.connect() as c:
+        res = c.execute(q)
+        df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    for col in ("parameters", "metrics", "evidence"):
+        if col in df: df[col] = df[col].map(_unjson)
+    df["at"] = pd.to_datetime(df["at"], utc=True)
+    return df
+
+def _trials(self, family=None, *, data_version=None, scan_id=None) -> pd.DataFrame:
+    "The trial ledger: every parameter combination ever tried, with its in-sample numbers and outcome."
+    return _ledger(self, trials_table, family=family, data_version=data_version, scan_id=scan_id)
+
+def _oos_openings(self, family=None, *, data_version=None) -> pd.DataFrame:
+    "Every opening (or refused opening) of an out-of-sample window."
+    return _ledger(self, oos_table, family=family, data_version=data_version)
+
+def _gate_outcomes(self, family=None, *, scan_id=None) -> pd.DataFrame:
+    "Every gate a scan was judged by: number, threshold, pass/fail."
+    return _ledger(self, gates_table, family=family, scan_id=scan_id)
+
+def _statuses(self, family=None, *, history: bool = False) -> pd.DataFrame:
+    "Each family's current status (the latest change), or the whole history with `history=True`."
+    df = _ledger(self, statuses_table, family=family)
+    return df if history or df.empty else df.groupby("family", sort=True).tail(1).sort_values("family").reset_index(drop=True)
+
+Store.save_scan, Store.append, Store.trials, Store.oos_openings = _save_scan, _append, _trials, _oos_openings
+Store.gate_outcomes, Store.statuses = _gate_outcomes, _statuses
