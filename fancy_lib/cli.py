@@ -14,7 +14,7 @@ from . import runs as _runs
 
 # %% auto #0
 __all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'batch_cmd',
-           'data_grp', 'data_check_cmd', 'data_samples_cmd', 'image_grp', 'image_serve_cmd']
+           'scan_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd', 'image_grp', 'image_serve_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -203,6 +203,65 @@ def batch_cmd(target, grid, parameters, workers, scheduler, force, runs_dir, rep
         click.echo(f"  report:   {res.record.report}")
         click.echo(f"  index:    {Path(res.record.report).parent / 'index.html'}")
     sys.exit(1 if n["failed"] else 0)
+
+# %% ../nbs/30_cli.ipynb #50d3bc43
+@app.command("scan")
+@click.argument("family", required=False)
+@click.option("--all", "all_families", is_flag=True, help="Scan every family A-P (through fancy batch).")
+@click.option("--symbol", default=None, help="Another bundled sample than the family's configuration names.")
+@click.option("--split", default=None, help="Another first out-of-sample date than the configuration's.")
+@click.option("--new-trial", is_flag=True, help="Count a new choice on an already opened out-of-sample window as a new trial.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="With --all: local worker processes.")
+@click.option("--force", is_flag=True, help="With --all: scan families again even when nothing changed.")
+def scan_cmd(family, all_families, symbol, split, new_trial, workers, force):
+    "Scan a strategy FAMILY (A-P): in-sample choice, one out-of-sample look, gates, status; then the dashboard."
+    from fancy_lib.batch import grid_tasks, run_batch
+    from fancy_lib.dashboard import render_dashboard
+    from fancy_lib.store import open_store
+    from fancy_lib.strategies import FAMILIES, get_family
+    if bool(family) == all_families: _fail_input("give one FAMILY (a letter A-P or a name) or --all")
+    fixed = {k: v for k, v in (("symbol", symbol), ("split", split)) if v}
+    if new_trial: fixed["new_trial"] = True
+    try:
+        if all_families:
+            res = run_batch(grid_tasks("scan_family", {"family": list(FAMILIES)}, fixed), workers=workers, force=force)
+            failed = res.failed
+            for o in res.outcomes:
+                click.echo(f"  {o.parameters['family']}: {o.status}" + (f" ({o.error})" if o.error else ""))
+        else:
+            f = get_family(family)
+            if split and not f.needs.missing:           # a split outside the data is refused before anything runs
+                from fancy_lib.scans import config_bars, split_bars
+                from fancy_lib.strategies import load_scan_config
+                split_bars(config_bars(load_scan_config(f.letter), symbol)[0], split)
+            rec = _runs.run_notebook("scan_family", {"family": f.letter, **fixed})
+            failed = [rec] if rec.status != "succeeded" else []
+            if failed: click.echo(f"scan of {f.label} failed: {rec.error.type}: {rec.error.message}", err=True)
+            else: click.echo(f"scan {rec.id}: report {rec.report}")
+        store = open_store()
+        st = store.statuses()
+        for r in st.itertuples():
+            if all_families or r.family == get_family(family).letter:
+                click.echo(f"{r.family}: {r.status} - {r.reason}")
+        click.echo(f"dashboard: {render_dashboard(store)}")
+    except FancyError as e:
+        _fail_input(e)
+    sys.exit(1 if failed else 0)
+
+@app.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the sixteen entries as JSON.")
+def status_cmd(as_json):
+    "Each family's status and reason, recomputed from the store's recorded gate outcomes."
+    import json
+    from fancy_lib.dashboard import status_report
+    try: rep = status_report()
+    except FancyError as e: _fail_input(e)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2)); return
+    for r in rep:
+        flag = "" if r["consistent"] else f"  (recomputed: {r['recomputed']}!)"
+        click.echo(f"{r['family']} {r['name']:20s} {str(r['status'] or '-'):15s} {r['reason']}{flag}")
+    if not all(r["consistent"] for r in rep): sys.exit(1)
 
 # %% ../nbs/30_cli.ipynb #5cad159c
 @app.group("data")

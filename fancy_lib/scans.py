@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_scans.ipynb #b20bb13d
 from __future__ import annotations
-import hashlib, math, time
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import FancyError, load_settings
+from .config import FancyError
 from .checks import check_choice, check_int, check_number
 from .data import BarSet, load_sample, resample_bars
 from .backtest import BacktestResult, backtest, signal_grid
