@@ -268,7 +268,7 @@ def _run(index, open2d, close2d, sig: dict, target2d, tradable, p: dict, ppy: fl
         held = pd.Series((pos != 0).any(axis=1).astype(np.float64), index=index, name="position")
     trades = _trades_frame(trd, index, symbols)
     decisions = _decisions_frame(dec, index, symbols)
-    metrics = summary(returns, periods_per_year=ppy, trade_pnl=trades["pnl"], positions=held, n_trials=1)
+    metrics = summary(returns, periods_per_year=ppy, trade_pnl=trades["pnl"], positions=held)
     params = {**p, "periods_per_year": ppy, "mode": "target" if target2d is not None else "signals",
               **({} if symbols is None else {"symbols": list(symbols)})}
     return BacktestResult(equity, returns, positions, pd.Series(cash, index=index, name="cash"), trades, decisions,

@@ -432,14 +432,9 @@ def expected_max_sharpe(n_trials: float, sr_variance: float) -> float:
     return float(math.sqrt(sr_variance) * z)
 
 def _dsr(moments, n_trials, sr_variance):
-    "Deflated Sharpe ratio from (sr, g1, g2, n); sr_variance None: 1 / (n - 1), a skill-less estimate's variance."
+    "Deflated Sharpe ratio from (sr, g1, g2, n), the number of trials and the variance of their Sharpe ratios."
     sr, g1, g2, n = moments
-    if sr_variance is None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sr0 = expected_max_sharpe(n_trials, 1.0) * np.sqrt(1.0 / (n - 1.0))
-    else:
-        sr0 = expected_max_sharpe(n_trials, sr_variance)
-    return _psr(sr, sr0, g1, g2 + 3.0, n)
+    return _psr(sr, expected_max_sharpe(n_trials, sr_variance), g1, g2 + 3.0, n)
 
 def probabilistic_sharpe(returns, *, sr_benchmark: float = 0.0) -> float | pd.Series:
     "Probability that the true per-period Sharpe ratio exceeds sr_benchmark (Bailey & López de Prado 2012)."
@@ -448,8 +443,12 @@ def probabilistic_sharpe(returns, *, sr_benchmark: float = 0.0) -> float | pd.Se
     sr, g1, g2, n = _sharpe_moments(p)
     return p.out(_psr(sr, sr_star, g1, g2 + 3.0, n))
 
-def deflated_sharpe(returns, *, n_trials: float, sr_variance: float | None = None) -> float | pd.Series:
+def deflated_sharpe(returns, *, n_trials: float, sr_variance: float) -> float | pd.Series:
     "PSR against the expected maximum Sharpe ratio of n_trials skill-less trials (Bailey & López de Prado 2014)."
+    if sr_variance is None:
+        raise MetricsError("sr_variance is None: a deflated Sharpe ratio needs the variance of the trials' per-period Sharpe "
+                           "ratios (sharpe(trials, periods_per_year=1).var()); fancy_lib.overfitting.deflated_sharpe_from_trials "
+                           "takes it from the trials")
     p = _to_panel(returns)
     return p.out(_dsr(_sharpe_moments(p), n_trials, sr_variance))
 
@@ -503,24 +502,26 @@ def exposure(positions) -> float | pd.Series:
 # %% ../nbs/03_metrics.ipynb #5d291e08
 SUMMARY_ROWS = ("total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
                 "max_drawdown_duration_bars", "max_drawdown_duration_days", "calmar", "stability", "q_score",
-                "probabilistic_sharpe", "deflated_sharpe", "n_periods",
+                "probabilistic_sharpe", "n_periods",
                 "trade_count", "win_rate", "profit_factor", "avg_win", "avg_loss", "exposure")
 
-def summary(returns, *, periods_per_year: float, trade_pnl=None, positions=None, n_trials: float = 1,
+def summary(returns, *, periods_per_year: float, trade_pnl=None, positions=None, n_trials: float | None = None,
             rf: float = 0.0) -> pd.Series | pd.DataFrame:
     "Every metric in one table: rows in SUMMARY_ROWS order, one column per series (a Series for a Series)."
+    if n_trials not in (None, 1):
+        raise MetricsError(f"n_trials is {n_trials!r}: summary() reports no deflated Sharpe ratio (it needs every trial's "
+                           f"Sharpe ratio); use fancy_lib.overfitting.deflated_sharpe_from_trials(returns, trial_sharpes, ...)")
     p, ppy = _to_panel(returns), _check_ppy(periods_per_year)
     cols = pd.Index([0]) if p.columns is None else p.columns
     rf_p = _per_period_rf(rf, ppy)
     rows = {"total_return": _wealth(p) - 1.0, "cagr": _cagr(p, ppy, True), "annual_volatility": _moments(p)[1] * math.sqrt(ppy),
             "sharpe": _sharpe(p, ppy, rf_p), "sortino": _sortino(p, ppy, rf_p), "max_drawdown": _max_drawdown(p)}
-    moments = sr, g1, g2, n = _sharpe_moments(p)
+    sr, g1, g2, n = _sharpe_moments(p)
     bars, span = _drawdown_durations(p)
     rows["max_drawdown_duration_bars"] = bars
     rows["max_drawdown_duration_days"] = span / 86_400e9 if isinstance(p.index, pd.DatetimeIndex) else math.nan
     rows |= {"calmar": _calmar(p, ppy, True), "stability": _stability(p), "q_score": _q_score(p, ppy, True),
-             "probabilistic_sharpe": _psr(sr, 0.0, g1, g2 + 3.0, n), "deflated_sharpe": _dsr(moments, n_trials, None),
-             "n_periods": p.count}
+             "probabilistic_sharpe": _psr(sr, 0.0, g1, g2 + 3.0, n), "n_periods": p.count}
     trade_fns = {"trade_count": trade_count, "win_rate": win_rate, "profit_factor": profit_factor, "avg_win": avg_win, "avg_loss": avg_loss}
     if trade_pnl is None: rows |= {k: math.nan for k in trade_fns}
     elif p.columns is None: rows |= {k: f(trade_pnl) for k, f in trade_fns.items()}
