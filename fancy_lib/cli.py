@@ -13,8 +13,9 @@ from .config import FancyError, load_settings
 from . import runs as _runs
 
 # %% auto #0
-__all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'batch_cmd',
-           'scan_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd', 'image_grp', 'image_serve_cmd']
+__all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'site_cmd',
+           'batch_cmd', 'scan_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd', 'image_grp',
+           'image_serve_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -159,6 +160,26 @@ def index_cmd(runs_dir, reports_dir):
     from fancy_lib.reports import render_index
     s = load_settings()
     click.echo(render_index(Path(runs_dir or s.runs_dir), Path(reports_dir or s.reports_dir)))
+
+# %% ../nbs/30_cli.ipynb #35e60301
+@app.command("site")
+@click.argument("dest", required=False, default="site", type=click.Path(file_okay=False))
+@_runs_dir_opt
+@_reports_dir_opt
+def site_cmd(dest, runs_dir, reports_dir):
+    "Gather dashboard, reports, runs index and notebook docs into one offline folder DEST (default: site/) and check it."
+    from fancy_lib.site import build_site, check_site
+    from fancy_lib.store import open_store
+    try:
+        index = build_site(dest, runs_dir=runs_dir, reports_dir=reports_dir, store=open_store())
+    except FancyError as e:
+        _fail_input(e)
+    problems = check_site(dest)
+    for p in problems: click.echo(f"  {p}", err=True)
+    click.echo(index)
+    if problems:
+        click.echo(f"error: {len(problems)} broken link(s) or network reference(s) in {dest}", err=True)
+        sys.exit(1)
 
 # %% ../nbs/30_cli.ipynb #de7445ad
 @app.command("batch")

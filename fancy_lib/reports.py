@@ -8,15 +8,16 @@ import html as _html, os, re
 from pathlib import Path
 
 import nbformat
+from jinja2 import DictLoader
 
 from .config import FancyError
 from .files import copy_file_atomic, json_sha256, write_text_atomic
 from .records import MANIFEST, RecordError, RunRecord
 
 # %% auto #0
-__all__ = ['PLOTLY_MIME', 'STATUS_COLOURS', 'BANNER_CSS', 'INDEX_METRICS', 'ReportError', 'plotly_js_asset', 'figure_hashes',
-           'figures_to_html', 'strip_remote_scripts', 'remote_references', 'run_banner', 'render_run', 'costs_html',
-           'render_index']
+__all__ = ['PLOTLY_MIME', 'STATUS_COLOURS', 'BANNER_CSS', 'REPORT_TEMPLATE', 'CODE_TOGGLE', 'INDEX_METRICS', 'ReportError',
+           'plotly_js_asset', 'figure_hashes', 'figures_to_html', 'strip_remote_scripts', 'remote_references',
+           'run_banner', 'report_exporter', 'render_run', 'costs_html', 'render_index']
 
 # %% ../nbs/08_reports.ipynb #0c6c99ca
 class ReportError(FancyError, ValueError):
@@ -150,9 +151,30 @@ def run_banner(rec: RunRecord) -> str:
     return BANNER_CSS + "".join(parts)
 
 # %% ../nbs/08_reports.ipynb #e223b4b4
-def render_run(run_dir: str | Path, reports_dir: str | Path) -> Path:
-    "Render `<run_dir>/executed.ipynb` with its record's banner into `<reports_dir>/<run-id>.html`."
+REPORT_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% block input_group -%}
+<details class="fl-code"><summary>show code</summary>
+{{ super() }}
+</details>
+{%- endblock input_group %}
+"""
+
+CODE_TOGGLE = """<style>details.fl-code>summary{cursor:pointer;color:#555;font:.8em system-ui,sans-serif;margin:2px 0}</style>
+<div class='fl-code-toggle'><button type="button" id="fl-toggle-code" onclick="var ds=document.querySelectorAll('details.fl-code');
+var open=this.dataset.open!=='1';ds.forEach(function(d){d.open=open;});this.dataset.open=open?'1':'0';
+this.textContent=open?'hide all code':'show all code';">show all code</button>
+<span style='font:.85em system-ui,sans-serif;color:#555'>code cells are folded; each opens on its own by its "show code" line</span></div>"""
+
+def report_exporter():
+    "nbconvert's lab HTML exporter with every code cell's input folded into a closed `<details class='fl-code'>`."
     from nbconvert import HTMLExporter
+    return HTMLExporter(template_name="lab", template_file="fancy_report.html.j2",
+                        extra_loaders=[DictLoader({"fancy_report.html.j2": REPORT_TEMPLATE})],
+                        exclude_input_prompt=True, exclude_output_prompt=True)
+
+# %% ../nbs/08_reports.ipynb #1d247cbe
+def render_run(run_dir: str | Path, reports_dir: str | Path) -> Path:
+    "Render `<run_dir>/executed.ipynb` with its record's banner into `<reports_dir>/<run-id>.html`, code folded."
     run_dir, reports_dir = Path(run_dir), Path(reports_dir)
     try: rec = RunRecord.load(run_dir)
     except RecordError as e: raise ReportError(str(e)) from None
@@ -161,15 +183,15 @@ def render_run(run_dir: str | Path, reports_dir: str | Path) -> Path:
     if executed.is_file():
         nb = nbformat.read(executed, as_version=4)
         figures_to_html(nb)
-        exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": rec.id}})
+        body, _ = report_exporter().from_notebook_node(nb, resources={"metadata": {"name": rec.id}})
         body = strip_remote_scripts(body)
     else:
         what = "The notebook did not produce an executed copy." if rec.kind != "batch" else "A batch of runs (listed in the index)."
         body = f"<html><head><meta charset='utf-8'><title>{_esc(rec.id)}</title></head><body><p>{what}</p></body></html>"
     rel = os.path.relpath(asset, reports_dir)
     body = body.replace("</head>", f"<script src=\"{_esc(rel)}\"></script>\n</head>", 1)
-    body = re.sub(r"(<body[^>]*>)", lambda mm: mm.group(1) + run_banner(rec), body, count=1)
+    toggle = CODE_TOGGLE if executed.is_file() else ""
+    body = re.sub(r"(<body[^>]*>)", lambda mm: mm.group(1) + run_banner(rec) + toggle, body, count=1)
     return write_text_atomic(reports_dir / f"{rec.id}.html", body)
 
 # %% ../nbs/08_reports.ipynb #41b9dcae
