@@ -14,8 +14,8 @@ from . import runs as _runs
 
 # %% auto #0
 __all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'site_cmd',
-           'batch_cmd', 'scan_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd', 'image_grp',
-           'image_serve_cmd']
+           'batch_cmd', 'scan_cmd', 'failures_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd',
+           'image_grp', 'image_serve_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -268,6 +268,21 @@ def scan_cmd(family, all_families, symbol, split, new_trial, workers, force):
     except FancyError as e:
         _fail_input(e)
     sys.exit(1 if failed else 0)
+
+@app.command("failures")
+@click.argument("family", required=False)
+@click.option("--limit", default=40, show_default=True, type=click.IntRange(min=1))
+def failures_cmd(family, limit):
+    "The failure archive: rejected candidates, failed gates, refused looks and failed runs, with reasons."
+    import pandas as pd
+    from fancy_lib.gates import failure_archive
+    try: df = failure_archive(family=family)
+    except FancyError as e: _fail_input(e)
+    if df.empty: click.echo("nothing has failed yet"); return
+    df = df.head(limit).copy()
+    df["at"] = df["at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    with pd.option_context("display.width", 250, "display.max_colwidth", 90):
+        click.echo(df.fillna("").to_string(index=False))
 
 @app.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the sixteen entries as JSON.")

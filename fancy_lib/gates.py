@@ -20,7 +20,7 @@ from .strategies import FAMILIES, get_family
 
 # %% auto #0
 __all__ = ['STATUSES', 'GateError', 'Gate', 'load_gates', 'GateOutcome', 'walk_forward_share', 'judge', 'status_of', 'Evaluation',
-           'evaluate', 'recompute_status', 'statuses']
+           'evaluate', 'recompute_status', 'statuses', 'failure_archive']
 
 # %% ../nbs/13_gates.ipynb #364fdeff
 class GateError(FancyError, ValueError):
@@ -213,3 +213,37 @@ def statuses(store: Store | str | None = None) -> pd.DataFrame:
     rows = [{"family": k, "name": f.name, "status": st.loc[k, "status"] if k in st.index else None,
              "reason": st.loc[k, "reason"] if k in st.index else "never evaluated"} for k, f in FAMILIES.items()]
     return pd.DataFrame(rows)
+
+# %% ../nbs/13_gates.ipynb #0144cfb5
+def failure_archive(store: Store | str | None = None, family: str | None = None) -> pd.DataFrame:
+    "Every rejected candidate, failed gate, refused look and failed run, with its reason, newest first."
+    store = open_store() if store is None else Store(store) if isinstance(store, str) else store
+    letter = get_family(family).letter if family else None
+    cols = ["at", "kind", "family", "scan_id", "what", "reason"]
+    parts = []
+    t = store.trials(letter)
+    if len(t):
+        t = t[t["outcome"] == "rejected"]
+        parts.append(pd.DataFrame({"at": t["at"], "kind": "rejected candidate", "family": t["family"], "scan_id": t["scan_id"],
+                                   "what": t["parameters"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items())),
+                                   "reason": t["reason"]}))
+    g = store.gate_outcomes(letter)
+    if len(g):
+        g = g[(g["gate"] != "evaluated") & (g["passed"] != True)]
+        parts.append(pd.DataFrame({"at": g["at"], "kind": "failed gate", "family": g["family"], "scan_id": g["scan_id"],
+                                   "what": g["gate"], "reason": [
+                                       f"{v:.4g} (needs {op} {thr:g})" if pd.notna(v) else f"not measurable: {d}"
+                                       for v, op, thr, d in zip(g["value"], g["op"], g["threshold"], g["detail"])]}))
+    o = store.oos_openings(letter)
+    if len(o):
+        o = o[o["outcome"] == "refused"]
+        parts.append(pd.DataFrame({"at": o["at"], "kind": "refused look", "family": o["family"], "scan_id": o["scan_id"],
+                                   "what": "out-of-sample " + o["window_start"].str[:10] + " to " + o["window_end"].str[:10],
+                                   "reason": o["reason"]}))
+    r = store.runs(status="failed")
+    if len(r):
+        parts.append(pd.DataFrame({"at": r["started_at"], "kind": "failed run", "family": None, "scan_id": r["id"],
+                                   "what": r["notebook"], "reason": r["error_type"].fillna("") + ": " + r["error_message"].fillna("")}))
+    parts = [p for p in parts if len(p)]
+    if not parts: return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols].sort_values("at", ascending=False, kind="stable").reset_index(drop=True)
