@@ -6,7 +6,11 @@ Sharpe ratio of the best trial against all 342. The columns are seeded synthetic
 ffn's combination by combination and the DSR must agree to 1e-9 (the script exits 1 otherwise); timings
 are the best of a few repeats (ffn runs once: it takes about a minute) and are printed, never asserted.
 
-    .venv/bin/python bench/bench_overfitting.py [--repeats 5] [--trials 342] [--rows 3008] [--blocks 16]
+Hansen's SPA test (`spa`, unstudentized) on the same trials, block size 10 and 1,000 replications, against
+arch 8.0.0's `SPA` fed losses = -returns and a zero benchmark: the three p-values must be equal (exit 1
+otherwise); the studentized default is timed too (arch has no studentized statistic to compare with).
+
+    .venv/bin/python bench/bench_overfitting.py [--repeats 5] [--trials 342] [--rows 3008] [--blocks 16] [--spa-reps 1000]
 """
 from __future__ import annotations
 import argparse, platform, sys, time
@@ -14,6 +18,7 @@ import argparse, platform, sys, time
 import numpy as np
 import pandas as pd
 import ffn
+from arch.bootstrap import SPA
 
 import fancy_lib
 from fancy_lib import overfitting as fo
@@ -37,6 +42,7 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=342)
     ap.add_argument("--rows", type=int, default=3008)
     ap.add_argument("--blocks", type=int, default=16)
+    ap.add_argument("--spa-reps", type=int, default=1000)
     a = ap.parse_args()
     rng = np.random.default_rng(2024)
     x = rng.standard_t(4, (a.rows, a.trials)) * 0.01 + 0.0002
@@ -61,7 +67,19 @@ def main() -> int:
     close = abs(d - dref) <= TOL
     print(f"dsr   fancy_lib {t_d * 1e3:8.3f} ms   ffn {t_dffn * 1e3:8.3f} ms   ratio ffn/fancy_lib {t_dffn / t_d:8.1f}x   "
           f"DSR {d:.12f} vs {dref:.12f}   |diff| {abs(d - dref):.1e}")
-    return 0 if same and close else 1
+
+    spa_args = dict(reps=a.spa_reps, seed=0)
+    t_s, s = best_of(lambda: fo.spa(df, 10, studentize=False, **spa_args), a.repeats)
+    t_st, st = best_of(lambda: fo.spa(df, 10, **spa_args), a.repeats)
+    def arch_spa():
+        m = SPA(np.zeros(len(df)), -df, block_size=10, bootstrap="stationary", studentize=False, **spa_args)
+        m.compute()
+        return m.pvalues
+    t_a, pa = best_of(arch_spa, 1)
+    spa_same = s.pvalues.equals(pa)
+    print(f"spa   fancy_lib {t_s:8.4f} s (studentized {t_st:.4f} s)   arch {t_a:8.3f} s   ratio arch/fancy_lib {t_a / t_s:6.1f}x   "
+          f"p-values {s.pvalues.round(4).to_dict()} vs {pa.round(4).to_dict()}   equal: {spa_same}")
+    return 0 if same and close and spa_same else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .config import FancyError, did_you_mean, load_settings
 from .checks import check_int, check_number
-from .overfitting import deflated_sharpe_from_trials, pbo
+from .overfitting import deflated_sharpe_from_trials, pbo, spa
 from .scans import ScanResult, scan_configured
 from .store import Store, open_store
 from .strategies import FAMILIES, get_family
@@ -47,6 +47,8 @@ _GATES = {   # name -> (what it measures, comparison, options it takes)
     "pbo": ("probability of backtest overfitting of the in-sample grid (CSCV)", "<=", ("n_blocks",)),
     "walk_forward": ("share of in-sample walk-forward folds whose choice earned a positive Sharpe", ">=", ("folds",)),
     "degradation": ("out-of-sample Sharpe / in-sample Sharpe", ">=", ()),
+    "spa": ("Hansen's SPA consistent p-value that no in-sample trial beats doing nothing (studentized)", "<=",
+            ("block_size", "reps")),
 }
 
 def load_gates(path: str | Path | None = None) -> list[Gate]:
@@ -119,6 +121,11 @@ def _measure(g: Gate, r: ScanResult) -> tuple[float, str]:
     if g.name == "pbo":
         p = pbo(rets, g.options.get("n_blocks", 16), merge_duplicates=True)
         return p.pbo, (p.reason or f"{p.n_distinct} distinct stream(s), {len(p.logits)} combinations")
+    if g.name == "spa":
+        live = rets.loc[:, rets.std() > 0]                      # a trial that never trades has nothing to studentize
+        if live.shape[1] == 0: return math.nan, "no trial traded"
+        res = spa(live, g.options.get("block_size", 10), reps=g.options.get("reps", 1000), seed=0)
+        return res.consistent, f"{live.shape[1]} trial(s) that traded (of {rets.shape[1]}); best {res.best_trial}"
     v, n = walk_forward_share(rets, g.options.get("folds", 4))
     return v, f"{n} fold(s)"
 
