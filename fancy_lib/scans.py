@@ -112,7 +112,7 @@ class ScanResult:
 def _version(*frames) -> str:
     return hashlib.sha256("".join(describe_frame(f)["content_hash"] for f in frames).encode()).hexdigest()
 
-def _trial_rows(scan_id, f: Family, choice: Choice, *, fee, slippage, select_by, version, window, code) -> list:
+def _trial_rows(scan_id, f: Family, choice: Choice, *, fee, slippage, select_by, min_trades, version, window, code) -> list:
     rows = []
     for key, row in choice.table.iterrows():
         key = key if isinstance(key, tuple) else (key,)
@@ -124,8 +124,9 @@ def _trial_rows(scan_id, f: Family, choice: Choice, *, fee, slippage, select_by,
                      "code_key": code.key, "metric": select_by, "value": float(row[select_by]),
                      "metrics": {k: float(v) for k, v in row.items()},
                      "outcome": "chosen" if chosen else "rejected",
-                     "reason": choice.reason if chosen else (f"fewer than the minimum trades ({int(row['n_trades'])})"
-                                                             if choice.chosen is None or row["n_trades"] < 1 else "not the best in-sample")})
+                     "reason": choice.reason if chosen else (
+                         f"{int(row['n_trades'])} in-sample trade(s), fewer than the {min_trades} required"
+                         if row["n_trades"] < min_trades else f"not the best in-sample {select_by} ({row[select_by]:.4g})")})
     return rows
 
 # %% ../nbs/12_scans.ipynb #9db8cb36
@@ -170,7 +171,7 @@ def _scan(f, bars, rec, *, split, grid, fee, slippage, select_by, min_trades, ot
     rec.data = {"in_sample": {**describe_frame(ins), "role": "in_sample"}, "out_of_sample": {**describe_frame(oos), "role": "out_of_sample"}}
     choice = choose(f, ins, grid, fee=fee, slippage=slippage, select_by=select_by, min_trades=min_trades, others=others,
                     periods_per_year=ppy)
-    trials = _trial_rows(rec.id, f, choice, fee=fee, slippage=slippage, select_by=select_by, version=version,
+    trials = _trial_rows(rec.id, f, choice, fee=fee, slippage=slippage, select_by=select_by, min_trades=min_trades, version=version,
                          window=(ins.index[0], ins.index[-1]), code=code)
     ledger = store.trials(f.letter, data_version=version)
     every = pd.concat([ledger[["parameters_sha256", "metrics"]], pd.DataFrame(trials)[["parameters_sha256", "metrics"]]])
