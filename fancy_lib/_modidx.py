@@ -670,6 +670,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'fancy_lib/overfitting.py'),
                                        'fancy_lib.overfitting._trial_matrix': ( 'overfitting.html#_trial_matrix',
                                                                                 'fancy_lib/overfitting.py'),
+                                       'fancy_lib.overfitting._trial_panel': ('overfitting.html#_trial_panel', 'fancy_lib/overfitting.py'),
                                        'fancy_lib.overfitting._trial_sharpe_var': ( 'overfitting.html#_trial_sharpe_var',
                                                                                     'fancy_lib/overfitting.py'),
                                        'fancy_lib.overfitting.deflated_sharpe_from_trials': ( 'overfitting.html#deflated_sharpe_from_trials',

@@ -136,6 +136,16 @@ def _combinations(n_blocks: int) -> np.ndarray:
     return c
 
 # %% ../nbs/11_overfitting.ipynb #2294cef6
+def _trial_panel(trial_returns: pd.DataFrame):
+    "The trials as a checked panel: numbers only, no NaN (a trial's warm-up rows must be dropped or filled)."
+    try: p = _to_panel(trial_returns, "trial_returns")
+    except MetricsError as e: raise OverfittingError(str(e)) from None
+    if p.has_nan:
+        i, j = np.argwhere(np.isnan(p.x))[0]
+        raise OverfittingError(f"{p.where(i, j)} is NaN: expected a return in every row of every trial "
+                               "(drop the warm-up rows, or fill flat bars with 0)")
+    return p
+
 def _trial_matrix(trial_returns, n_blocks: int, leftover: str) -> tuple[np.ndarray, pd.Index, int, int]:
     "(rows used as a C-ordered float array, column labels, first row used, rows used) after validation."
     if not isinstance(trial_returns, pd.DataFrame):
@@ -148,12 +158,7 @@ def _trial_matrix(trial_returns, n_blocks: int, leftover: str) -> tuple[np.ndarr
                                f"a few dozen per block for a meaningful Sharpe ratio)")
     if n < 2:
         raise OverfittingError(f"trial_returns has {n} column(s): expected at least 2 trials to rank")
-    try: p = _to_panel(trial_returns, "trial_returns")
-    except MetricsError as e: raise OverfittingError(str(e)) from None
-    if p.has_nan:
-        i, j = np.argwhere(np.isnan(p.x))[0]
-        raise OverfittingError(f"{p.where(i, j)} is NaN: expected a return in every row of every trial "
-                               "(drop the warm-up rows, or fill flat bars with 0)")
+    p = _trial_panel(trial_returns)
     start = 0 if leftover == "drop_tail" else t - rows
     return np.ascontiguousarray(p.x[start:start + rows]), trial_returns.columns, start, rows
 
@@ -309,12 +314,7 @@ def _spa_matrix(trial_returns) -> tuple[np.ndarray, pd.Index]:
     if t < 3:
         raise OverfittingError(f"trial_returns has {t} rows: expected at least 3 (the consistent p-value uses log log T; "
                                "a few hundred rows for a meaningful test)")
-    try: p = _to_panel(trial_returns, "trial_returns")
-    except MetricsError as e: raise OverfittingError(str(e)) from None
-    if p.has_nan:
-        i, j = np.argwhere(np.isnan(p.x))[0]
-        raise OverfittingError(f"{p.where(i, j)} is NaN: expected a return in every row of every trial "
-                               "(drop the warm-up rows, or fill flat bars with 0)")
+    p = _trial_panel(trial_returns)
     return np.ascontiguousarray(p.x), trial_returns.columns
 
 def _spa_rng(seed) -> tuple[np.random.Generator, int | None]:
