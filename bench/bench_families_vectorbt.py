@@ -13,22 +13,17 @@ best of a few repeats after one warm-up call with the same layout (vectorbt comp
     .venv/bin/pip install -e '.[bench]'; .venv/bin/python bench/bench_families_vectorbt.py [--repeats 3]
 """
 from __future__ import annotations
-import argparse, os, platform, time
+import argparse, os, platform
 
 import numpy as np
 
 from fancy_lib.backtest import signal_grid
-from fancy_lib.scans import config_bars, split_bars
-from fancy_lib.strategies import FAMILIES, grid_signals, load_scan_config
+from common import best_of, configured_in_sample
+from fancy_lib.strategies import FAMILIES, grid_signals
 
 FEE, INIT_CASH = 0.001, 100_000.0
 
 
-def best_of(fn, n):
-    out, best = None, float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter(); out = fn(); best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main():
@@ -40,10 +35,7 @@ def main():
     print(f"{'family':24s} {'combos':>6s} {'bars':>6s} {'fancy e2e s':>11s} {'vbt sim s':>10s} {'ratio':>7s}  agreement")
     for letter, f in FAMILIES.items():
         if f.needs.missing: continue
-        cfg = load_scan_config(letter)
-        bars, others = config_bars(cfg)
-        ins, _ = split_bars(bars, cfg.split)
-        cut = None if not others else {k: v[v.index <= ins.index[-1]] for k, v in others.items()}
+        cfg, ins, cut = configured_in_sample(letter)
 
         def fancy():
             e, x = grid_signals(f, ins, cfg.grid, others=cut)

@@ -14,17 +14,12 @@ import argparse, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 
 from fancy_lib.backtest import signal_grid
-from fancy_lib.scans import config_bars, split_bars
-from fancy_lib.strategies import FAMILIES, executable, grid_signals, load_scan_config
+from common import best_of, configured_in_sample
+from fancy_lib.strategies import FAMILIES, executable, grid_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def best_of(fn, n):
-    out, best = None, float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter(); out = fn(); best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main():
@@ -37,10 +32,7 @@ def main():
     for letter, f in FAMILIES.items():
         if not executable(f)[0] and f.needs.missing:
             print(f"{letter} {f.name:22s} not executable: {', '.join(f.needs.missing)}"); continue
-        cfg = load_scan_config(letter)
-        bars, others = config_bars(cfg)
-        ins, _ = split_bars(bars, cfg.split)
-        cut = None if not others else {k: v[v.index <= ins.index[-1]] for k, v in others.items()}
+        cfg, ins, cut = configured_in_sample(letter)
         flags = lambda: grid_signals(f, ins, cfg.grid, others=cut)
         ent, ext = flags()
         signal_grid(ins, ent, ext, fee=cfg.fee, slippage=cfg.slippage)          # warm-up (compilation)

@@ -134,39 +134,40 @@ class RunRecord:
         except json.JSONDecodeError as e: raise RecordError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
         return cls.from_dict(d, run_dir)
 
-    # -- what readers ask ----------------------------------------------------------------------------
-    @property
-    def manifest(self) -> dict:
-        "The record as the manifest's dict (read-only view for code written against manifests)."
-        return self.to_dict()
+# %% ../nbs/06_records.ipynb #8b65cefe
+def _manifest(self) -> dict:
+    "The record as the manifest's dict (read-only view for code written against manifests)."
+    return self.to_dict()
 
-    @property
-    def synthetic(self) -> bool:
-        "True when any data the run read was generated (fancy_lib.synthetic), not market data."
-        return any(bool(d.get("synthetic")) for d in self.data.values())
+def _synthetic(self) -> bool:
+    "True when any data the run read was generated (fancy_lib.synthetic), not market data."
+    return any(bool(d.get("synthetic")) for d in self.data.values())
 
-    @property
-    def data_window(self) -> tuple[str | None, str | None]:
-        "The earliest start and latest end over the data the run read."
-        starts = [str(d["start"]) for d in self.data.values() if d.get("start")]
-        ends = [str(d["end"]) for d in self.data.values() if d.get("end")]
-        return (min(starts) if starts else None, max(ends) if ends else None)
+def _data_window(self) -> tuple[str | None, str | None]:
+    "The earliest start and latest end over the data the run read."
+    starts = [str(d["start"]) for d in self.data.values() if d.get("start")]
+    ends = [str(d["end"]) for d in self.data.values() if d.get("end")]
+    return (min(starts) if starts else None, max(ends) if ends else None)
 
-    @property
-    def data_sha256(self) -> str | None:
-        "One hash over every data input's content hash (None when the run recorded no data)."
-        hashes = {k: d.get("content_hash") for k, d in self.data.items()}
-        return json_sha256(hashes) if hashes else None
+def _data_sha256(self) -> str | None:
+    "One hash over every data input's content hash (None when the run recorded no data)."
+    hashes = {k: d.get("content_hash") for k, d in self.data.items()}
+    return json_sha256(hashes) if hashes else None
 
-    @property
-    def effective_parameters(self) -> dict:
-        "Every parameter's value in the run: the declared defaults, overridden by what was set."
-        return {**self.defaults, **self.parameters}
+def _effective_parameters(self) -> dict:
+    "Every parameter's value in the run: the declared defaults, overridden by what was set."
+    return {**self.defaults, **self.parameters}
 
-    @property
-    def parameters_sha256(self) -> str:
-        "Hash of the effective parameters: the same run asked for with or without its defaults spelt out, the same hash."
-        return json_sha256(self.effective_parameters)
+def _parameters_sha256(self) -> str:
+    "Hash of the effective parameters: the same run asked for with or without its defaults spelt out, the same hash."
+    return json_sha256(self.effective_parameters)
+
+RunRecord.manifest = property(_manifest)
+RunRecord.synthetic = property(_synthetic)
+RunRecord.data_window = property(_data_window)
+RunRecord.data_sha256 = property(_data_sha256)
+RunRecord.effective_parameters = property(_effective_parameters)
+RunRecord.parameters_sha256 = property(_parameters_sha256)
 
 # %% ../nbs/06_records.ipynb #c0f32c03
 _MAX_HASHED_BYTES = 64 * 2**20

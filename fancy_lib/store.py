@@ -78,6 +78,7 @@ usage_table = sa.Table(                                         # revision 0002
     sa.UniqueConstraint("source", "request_id", name="uq_usage_source_request"),
 )
 
+# %% ../nbs/07_store.ipynb #623f1b90
 trials_table = sa.Table(                                        # revision 0003: the append-only trial ledger
     "trials", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
