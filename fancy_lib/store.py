@@ -20,8 +20,8 @@ from .records import KINDS, LINES, MANIFEST, RecordError, RunRecord
 
 # %% auto #0
 __all__ = ['metadata', 'runs_table', 'metrics_table', 'usage_table', 'trials_table', 'oos_table', 'gates_table', 'statuses_table',
-           'RUN_COLUMNS', 'USAGE_LOG', 'COST_GROUPS', 'StoreError', 'Store', 'open_store', 'runs', 'metrics',
-           'usage_row', 'ImportResult', 'costs']
+           'RUN_COLUMNS', 'USAGE_LOG', 'COST_GROUPS', 'StoreError', 'Store', 'open_store', 'write_runs', 'runs',
+           'metrics', 'usage_row', 'ImportResult', 'costs']
 
 # %% ../nbs/07_store.ipynb #66955143
 class StoreError(FancyError, ValueError):
@@ -284,6 +284,10 @@ class Store:
         except sa.exc.OperationalError as e:
             raise StoreError(f"store {self.where}: the write failed and was rolled back: {str(e.orig or e).strip()}") from None
 
+    def transaction(self):
+        "One write transaction for the modules that keep their own tables here (the image ledger and jobs): it commits on exit and rolls back on any error."
+        return self._write()
+
 # %% ../nbs/07_store.ipynb #b9d82275
 _STORES: dict = {}
 _LOCK = threading.Lock()
@@ -349,6 +353,10 @@ def _write_runs(conn, records: list) -> None:
         conn.execute(sa.delete(runs_table).where(runs_table.c.id.in_(chunk)))
     conn.execute(sa.insert(runs_table), rows)
     if mets: conn.execute(sa.insert(metrics_table), mets)
+
+def write_runs(conn, records: list) -> None:
+    "Write run records inside another module's transaction (`with store.transaction() as conn`), e.g. a generation job's record with its capture."
+    _write_runs(conn, list(records))
 
 def _save_runs(self, records) -> int:
     "Write (or replace) run records and their metrics, all in one transaction; returns how many."
