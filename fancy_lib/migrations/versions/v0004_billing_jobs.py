@@ -92,6 +92,13 @@ def upgrade():
         sa.CheckConstraint("credits_per_image >= 0 AND reference_surcharge >= 0", name="ck_prices_nonnegative"),
     )
     op.create_table(
+        "app_settings",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.JSON, nullable=False),
+        sa.Column("actor", sa.String(80), nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+    op.create_table(
         "templates",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("text", sa.Text, nullable=False),
@@ -176,6 +183,6 @@ def upgrade():
     )
 
 def downgrade():
-    for t in ("idempotency_keys", "job_events", "job_images", "jobs", "provider_settings", "templates", "prices",
+    for t in ("idempotency_keys", "job_events", "job_images", "jobs", "provider_settings", "templates", "app_settings", "prices",
               "transfers", "holds", "accounts", "api_keys", "sessions", "users"):
         op.drop_table(t)
