@@ -18,8 +18,8 @@ from .checks import check_choice
 from .config import did_you_mean, load_settings
 from .files import file_sha256, write_parquet_atomic
 from .defects import (HARD_KINDS, SOFT_KINDS, ISSUE_KINDS, OHLCV, JUMP_THRESHOLD, DataError, DataIssue,
-                               ValidationReport, validate_bars, _by_row, _check_jump_threshold, _find_issues, _fixed,
-                               _fmt_td, _offset, _require_layout, _spacing)
+                               ValidationReport, validate_bars, _by_row, _check_calendar, _check_jump_threshold, _find_issues,
+                               _fixed, _fmt_td, _offset, _require_layout, _spacing)
 from .bars_io import LAYOUTS, _check_tz, _file_kind, _parse_times, _read_source, _source_clock, _stem
 
 # the defect model and the layouts are part of this module's public surface: users import them from here
@@ -28,13 +28,15 @@ _all_ = ["HARD_KINDS", "SOFT_KINDS", "ISSUE_KINDS", "OHLCV", "LAYOUTS", "JUMP_TH
 POLICIES = ("raise", "report", "drop", "ffill")
 
 # %% auto #0
-__all__ = ['POLICIES', 'BarSet', 'content_hash', 'load_bars', 'resample_bars', 'list_samples', 'load_sample', 'HARD_KINDS',
-           'SOFT_KINDS', 'ISSUE_KINDS', 'OHLCV', 'LAYOUTS', 'JUMP_THRESHOLD', 'DataError', 'DataIssue',
+__all__ = ['POLICIES', 'SAMPLE_CALENDARS', 'BarSet', 'content_hash', 'load_bars', 'resample_bars', 'list_samples', 'load_sample',
+           'HARD_KINDS', 'SOFT_KINDS', 'ISSUE_KINDS', 'OHLCV', 'LAYOUTS', 'JUMP_THRESHOLD', 'DataError', 'DataIssue',
            'ValidationReport', 'validate_bars']
 
 # %% ../nbs/01c_data.ipynb #f478c249
 _ROW_KINDS = ("missing", "high_below", "low_above", "negative_volume", "nonpositive_price", "mixed_timezones")
-_KEPT_KINDS = ("off_grid", "jump")   # soft kinds that 'drop' and 'ffill' leave in place, and say so
+_KEPT_KINDS = ("off_grid", "jump", "off_session")   # soft kinds that 'drop' and 'ffill' leave in place, and say so
+_KEPT_WHY = {"off_grid": "off-grid bars stay at their time", "jump": "jumps are not adjusted",
+             "off_session": "off-session bars are kept (extended hours are real trades)"}
 
 def _rows_list(rows, k: int = 10) -> str:
     rows = sorted(set(int(r) for r in rows))
@@ -59,7 +61,7 @@ def _note_kept(report: ValidationReport, rows, policy: str) -> None:
     if not kept: return
     c = Counter(i.kind for i in kept)
     what = ", ".join(f"{k} {c[k]:,}" for k in _KEPT_KINDS if c[k])
-    why = ", ".join(t for k, t in (("off_grid", "off-grid bars stay at their time"), ("jump", "jumps are not adjusted")) if c[k])
+    why = ", ".join(_KEPT_WHY[k] for k in _KEPT_KINDS if c[k])
     report.actions.append(f"kept {len({i.row for i in kept}):,} bar(s) with soft defects that policy {policy!r} does not change "
                           f"({what}): row(s) {_rows_list([i.row for i in kept])}; {why}")
 
@@ -136,6 +138,7 @@ class BarSet:
     report: ValidationReport    # defects found in the source and actions taken
     synthetic: bool = False     # True for generated data: never to be reported as real
     cached: bool = False        # True when read back from the Parquet cache
+    calendar: str | None = None # exchange calendar of the session checks, e.g. 'XNYS'; None: plain steps (24/7)
 
     @property
     def window(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
@@ -150,7 +153,7 @@ class BarSet:
         return {"symbol": self.symbol, "source": self.source, "freq": self.freq, "rows": int(len(self.bars)),
                 "start": None if first is None else first.isoformat(), "end": None if last is None else last.isoformat(),
                 "content_hash": self.content_hash, "synthetic": bool(self.synthetic), "cached": bool(self.cached),
-                "defects": self.report.counts(), "actions": list(self.report.actions)}
+                "calendar": self.calendar, "defects": self.report.counts(), "actions": list(self.report.actions)}
 
     def __repr__(self) -> str:
         first, last = self.window
@@ -158,7 +161,7 @@ class BarSet:
                 f"defects={self.report.counts()}, synthetic={self.synthetic}, cached={self.cached})")
 
 # %% ../nbs/01c_data.ipynb #8ae97055
-_CACHE_VERSION = 2   # bump whenever validation or the stored layout changes: the key does not cover the code
+_CACHE_VERSION = 3   # bump whenever validation or the stored layout changes: the key does not cover the code
 
 def content_hash(path: str | os.PathLike) -> str:
     "sha256 hex digest of a file's bytes."
@@ -189,7 +192,7 @@ def _dec(v):
 
 def _cache_write(path: Path, bs: BarSet) -> None:
     r = bs.report
-    meta = {"symbol": bs.symbol, "freq": bs.freq, "source": bs.source, "content_hash": bs.content_hash,
+    meta = {"symbol": bs.symbol, "freq": bs.freq, "source": bs.source, "content_hash": bs.content_hash, "calendar": bs.calendar,
             "report": {"source": r.source, "rows": r.rows, "actions": r.actions,
                        "issues": [[i.kind, i.row, i.column, _enc(i.value), i.message] for i in r.issues]}}
     write_parquet_atomic(bs.bars, path, metadata={b"fancy.barset": json.dumps(meta).encode()})
@@ -204,7 +207,8 @@ def _cache_read(path: Path) -> BarSet | None:
     r = meta["report"]
     report = ValidationReport(r["source"], r["rows"], [DataIssue(k, row, col, _dec(v), msg) for k, row, col, v, msg in r["issues"]],
                               r["actions"])
-    return BarSet(bars, meta["symbol"], meta["freq"], meta["source"], meta["content_hash"], report, cached=True)
+    return BarSet(bars, meta["symbol"], meta["freq"], meta["source"], meta["content_hash"], report, cached=True,
+                  calendar=meta.get("calendar"))
 
 # %% ../nbs/01c_data.ipynb #2870b68a
 def _existing_file(path) -> Path:
@@ -217,11 +221,12 @@ def _existing_file(path) -> Path:
 
 def load_bars(path: str | os.PathLike, *, layout: str = "auto", freq: str | None = None, symbol: str | None = None,
               tz: str = "UTC", policy: str = "raise", cache_dir: str | os.PathLike | bool | None = None,
-              jump_threshold: float | None = JUMP_THRESHOLD) -> BarSet:
+              jump_threshold: float | None = JUMP_THRESHOLD, calendar: str | None = None) -> BarSet:
     "Read OHLCV bars from CSV (.csv, .csv.gz) or Parquet, report every defect, and apply `policy` to the hard ones."
     check_choice("layout", layout, LAYOUTS, error=DataError); check_choice("policy", policy, POLICIES, error=DataError)
     _check_tz(tz)
     if freq is not None: _offset(freq)
+    calendar = _check_calendar(calendar, freq)
     jump_threshold = _check_jump_threshold(jump_threshold)
     folder = _cache_folder(cache_dir)
     p = _existing_file(path)
@@ -231,7 +236,7 @@ def load_bars(path: str | os.PathLike, *, layout: str = "auto", freq: str | None
     cache_path = None
     if folder is not None:
         opts = dict(v=_CACHE_VERSION, hash=digest, layout=layout, freq=freq, symbol=symbol, tz=tz, policy=policy,
-                    jump=jump_threshold, name=p.name)
+                    jump=jump_threshold, calendar=calendar, name=p.name)
         key = hashlib.sha256(json.dumps(opts, sort_keys=True).encode()).hexdigest()
         cache_path = folder / f"{_stem(p)}-{key[:24]}.parquet"
         if cache_path.is_file():
@@ -241,12 +246,12 @@ def load_bars(path: str | os.PathLike, *, layout: str = "auto", freq: str | None
     times, time_issues, time_actions = _parse_times(raw_time, tz, source, rows)
     zone, offsets = _source_clock(raw_time, times, tz)
     issues, freq_used = _find_issues(times, values, rows, source, freq, raw, check_time=False,
-                                     jump_threshold=jump_threshold, wall_tz=zone, wall_offset=offsets)
+                                     jump_threshold=jump_threshold, wall_tz=zone, wall_offset=offsets, calendar=calendar)
     issues = _by_row(time_issues + issues)
     report = ValidationReport(source, len(rows), issues, actions + time_actions)
     bars = _apply_policy(times, values, rows, report, policy, freq_used)
     bars.index.name = "time"
-    bs = BarSet(bars, symbol or _stem(p), freq_used, source, digest, report)
+    bs = BarSet(bars, symbol or _stem(p), freq_used, source, digest, report, calendar=calendar)
     if cache_path is not None: _cache_write(cache_path, bs)
     return bs
 
@@ -285,25 +290,33 @@ def _sample_meta(path: Path) -> dict:
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta.get(b"fancy.sample", b"{}"))
 
+SAMPLE_CALENDARS: dict[str, str | None] = {   # symbol -> exchange calendar of its sessions (None: trades around the clock)
+    "AAPL": "XNAS", "MSFT": "XNAS", "GOOG": "XNAS", "IBM": "XNYS",
+    "BTCUSD": None, "ETHUSD": None, "LTCUSD": None, "XRPUSD": None, "EOSUSD": None}
+
 def list_samples() -> pd.DataFrame:
-    "The bundled samples: name, symbol, freq, rows, start, end, file size, source package and licence."
+    "The bundled samples: name, symbol, freq, calendar, rows, start, end, file size, source package and licence."
     recs = []
     for p in sorted(_samples_dir().glob("*.parquet")):
         m = _sample_meta(p)
         t = pq.read_table(p, columns=["time"]).column("time").to_pandas()
-        recs.append({"name": p.stem, "symbol": m.get("symbol"), "freq": m.get("freq"), "rows": len(t),
+        recs.append({"name": p.stem, "symbol": m.get("symbol"), "freq": m.get("freq"),
+                     "calendar": SAMPLE_CALENDARS.get(m.get("symbol")), "rows": len(t),
                      "start": t.min(), "end": t.max(), "bytes": p.stat().st_size,
                      "package": m.get("package"), "stated_source": m.get("stated_source"), "licence": m.get("licence")})
-    return pd.DataFrame(recs, columns=["name", "symbol", "freq", "rows", "start", "end", "bytes", "package", "stated_source", "licence"])
+    return pd.DataFrame(recs, columns=["name", "symbol", "freq", "calendar", "rows", "start", "end", "bytes", "package",
+                                       "stated_source", "licence"])
 
 def load_sample(name: str, *, policy: str = "report", cache_dir: str | os.PathLike | bool | None = None,
-                jump_threshold: float | None = JUMP_THRESHOLD) -> BarSet:
-    "Load a bundled sample by name (see list_samples), defects reported, not hidden."
+                jump_threshold: float | None = JUMP_THRESHOLD, calendar: str | None = "auto") -> BarSet:
+    "Load a bundled sample by name (see list_samples), defects reported, not hidden; sessions checked against its calendar."
     folder = _samples_dir()
     names = sorted(p.stem for p in folder.glob("*.parquet"))
     if name not in names:
         raise DataError(f"name={name!r} is not a bundled sample{did_you_mean(name, names)}; samples in {folder}: {', '.join(names) or 'none'}")
     path = folder / f"{name}.parquet"
     m = _sample_meta(path)
-    return load_bars(path, layout="generic", freq=m.get("freq"), symbol=m.get("symbol") or name, policy=policy,
-                     cache_dir=cache_dir, jump_threshold=jump_threshold)
+    symbol = m.get("symbol") or name
+    if calendar == "auto": calendar = SAMPLE_CALENDARS.get(symbol)   # the instrument's own; None for 24/7 markets
+    return load_bars(path, layout="generic", freq=m.get("freq"), symbol=symbol, policy=policy,
+                     cache_dir=cache_dir, jump_threshold=jump_threshold, calendar=calendar)
