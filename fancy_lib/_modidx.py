@@ -417,6 +417,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'fancy_lib.image.app.new_api_key': ('image_app.html#new_api_key', 'fancy_lib/image/app.py'),
                                      'fancy_lib.image.app.register': ('image_app.html#register', 'fancy_lib/image/app.py'),
                                      'fancy_lib.image.app.revoke_key': ('image_app.html#revoke_key', 'fancy_lib/image/app.py'),
+                                     'fancy_lib.image.app.seed_prices': ('image_app.html#seed_prices', 'fancy_lib/image/app.py'),
                                      'fancy_lib.image.app.signup_grant': ('image_app.html#signup_grant', 'fancy_lib/image/app.py')},
             'fancy_lib.image.billing': { 'fancy_lib.image.billing.Balance': ('image_billing.html#balance', 'fancy_lib/image/billing.py'),
                                          'fancy_lib.image.billing.Balance.as_dict': ( 'image_billing.html#balance.as_dict',

@@ -37,7 +37,7 @@ __all__ = ['sessions_table', 'api_keys_table', 'app_settings_table', 'USERNAME_R
            'ProviderRuleIn', 'GrantIn', 'SignupGrantIn', 'TemplateIn', 'admin_prices', 'admin_set_price',
            'admin_providers', 'admin_set_provider', 'admin_grant', 'admin_adjust', 'admin_get_signup',
            'admin_set_signup', 'admin_set_template', 'admin_audit', 'admin_ledger_check', 'include_routes',
-           'load_state', 'create_app']
+           'seed_prices', 'load_state', 'create_app']
 
 # %% ../../nbs/25_image_app.ipynb #d79d16d2
 class AppSettings(BaseSettings):
@@ -627,11 +627,27 @@ def include_routes(app: FastAPI, state: AppState) -> FastAPI:
     app.add_middleware(_BodyLimit, limit=state.settings.max_body_bytes)
     return app
 
+def seed_prices(store: Store, providers: dict[str, ProviderConfig]) -> int:
+    "Price rows from the providers file's `prices` for each real provider whose model has none yet (a fresh store); returns how many."
+    n = 0
+    with store.transaction() as conn:
+        priced = {r["model"] for r in current_prices(conn)}
+        for p in providers.values():
+            if p.channel != "real" or p.model in priced or not p.prices: continue
+            for size, credits in p.prices.items():
+                set_price(conn, model=p.model, size="*" if size == "default" else size, credits_per_image=int(credits),
+                          actor="seed:providers-file", reason=f"initial price from provider {p.name!r} of the providers file")
+                n += 1
+            priced.add(p.model)
+    return n
+
 def load_state(settings: AppSettings, *, store: Store | None = None, providers: dict | None = None) -> AppState:
-    "The routes' shared state from settings: the store (migrated), the providers file."
+    "The routes' shared state from settings: the store (migrated, prices seeded when it has none), the providers file."
     store = store or (Store(settings.store_url) if settings.store_url else open_store())
     providers = providers if providers is not None else load_providers(settings.providers_file)
-    return AppState(settings, store, providers)
+    state = AppState(settings, store, providers)
+    seed_prices(store, providers)
+    return state
 
 def create_app(settings: AppSettings | None = None, *, state: AppState | None = None, with_worker: bool = False) -> FastAPI:
     "The demo back end alone; `with_worker` runs a job worker for as long as the app runs."
