@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -252,6 +253,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _auth(request, e: AuthError):
         return _err(e.status, str(e), "authentication_error" if e.status == 401 else "permission_error", None, e.code,
                     {"www-authenticate": "Bearer"} if e.status == 401 else None)
+    from fastapi import exception_handlers as default
+    # an app we are mounted into (the Images API) keeps the handlers it chose; FastAPI's defaults are replaced
+    if app.exception_handlers.get(StarletteHTTPException) in (None, default.http_exception_handler):
+        @app.exception_handler(StarletteHTTPException)
+        async def _http(request, e: StarletteHTTPException):
+            return _err(e.status_code, str(e.detail), "invalid_request_error", None, "http_error", getattr(e, "headers", None))
+    if app.exception_handlers.get(RequestValidationError) not in (None, default.request_validation_exception_handler): return
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, e: RequestValidationError):
         first = e.errors()[0]
