@@ -356,7 +356,9 @@ def image_serve_cmd(model_path, host, port, api_keys, no_auth, model_id, max_con
     import os
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     s = load_settings()
-    keys = [k for k in api_keys] + [k.strip() for k in os.environ.get("FANCY_IMAGE_API_KEYS", "").split(",") if k.strip()]
+    from fancy_lib.image.settings import ImageServerSettings   # FANCY_IMAGE_* variables; pydantic only, no torch yet
+    try: keys = [*api_keys, *ImageServerSettings().api_keys]    # FANCY_IMAGE_API_KEYS: comma-separated
+    except FancyError as e: _fail_input(e)
     if not keys and not no_auth:
         _fail_input("no API key: pass --api-key KEY (repeatable) or set FANCY_IMAGE_API_KEYS, or --no-auth for a local experiment")
     if not 1 <= port <= 65535: _fail_input(f"--port {port}: expected 1 to 65535")
@@ -376,7 +378,7 @@ def image_serve_cmd(model_path, host, port, api_keys, no_auth, model_id, max_con
                          torch_threads=torch_threads, store=store)
     except (FancyError, FileNotFoundError) as e:
         _fail_input(e)
-    info = web.state.info
+    info = web.state.server.info
     click.echo(f"serving {model_id} from {model_path} on http://{host}:{port}/v1 (sizes {', '.join(info.sizes)}, {info.steps} steps, "
                f"device {info.device}, {torch_threads} torch thread(s), {len(keys)} key(s){'' if keys else ', NO AUTH'}); usage log {usage_log}"
                + (f", store {store.where}" if store is not None else ", no store"), err=True)

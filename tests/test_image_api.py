@@ -225,7 +225,7 @@ READ_BACK = ["a large red circle on the left on a white background",
 def test_served_images_show_what_was_asked(server):
     "The PNGs are the trained model's: read back from the pixels, colour, shape and position are the prompt's."
     from fancy_lib.image.adherence import read_scene
-    from fancy_lib.image.model import parse_caption
+    from fancy_lib.image.caption import parse_caption
     c = sdk(server["base"])
     steps = served_model(server["base"]).get("default_num_inference_steps", 20)
     for i, caption in enumerate(READ_BACK):
@@ -233,6 +233,37 @@ def test_served_images_show_what_was_asked(server):
         got, want = read_scene(decode(r.data[0].b64_json)), parse_caption(caption)
         assert (got["colour"], got["shape"], got["position"], got["background"]) == \
                (want.colour, want.shape, want.position, want.background), (caption, got)
+
+
+def test_revised_prompt_is_the_canonical_caption_the_model_made(server):
+    "A free prompt is made as its canonical caption, returned as revised_prompt; the image is the caption's own, seed for seed."
+    c = sdk(server["base"])
+    canonical = "a small blue square at the top on a black background"
+    free = c.images.generate(prompt="Blue square, SMALL, at the top; black background", extra_body={**FAST, "seed": 4})
+    exact = c.images.generate(prompt=canonical, extra_body={**FAST, "seed": 4})
+    assert [d.revised_prompt for d in free.data + exact.data] == [canonical, canonical]
+    assert np.array_equal(np.asarray(decode(free.data[0].b64_json)), np.asarray(decode(exact.data[0].b64_json)))
+    # what is left out is filled with the stated defaults, and the answer says so
+    r = c.images.generate(prompt="red circle", extra_body=FAST)
+    assert r.data[0].revised_prompt == "a large red circle in the center on a white background"
+    # edits revise their prompt too
+    e = c.images.edit(image=("ref.png", png_bytes(), "image/png"), prompt="green cross bottom", extra_body=FAST)
+    assert e.data[0].revised_prompt == "a large green cross at the bottom on a white background"
+
+
+def test_contradictory_prompt_is_400_naming_the_words_in_openai_shape(server):
+    "Through httpx: the OpenAI error body, param 'prompt', a code, the conflicting words; nothing is generated."
+    before = len([r for r in read_jsonl(server["usage"]) if r.get("images_generated")])
+    r = httpx.post(server["base"] + "/images/generations", headers={"Authorization": f"Bearer {KEY}"},
+                   json={"prompt": "a large red circle on the left on a white background at the top", "seed": 1, **FAST})
+    assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}
+    err = r.json()["error"]
+    assert (err["param"], err["type"], err["code"]) == ("prompt", "invalid_request_error", "conflicting_words")
+    assert "two positions: 'left' and 'top'" in err["message"]
+    with pytest.raises(openai.BadRequestError) as e:
+        sdk(server["base"]).images.edit(image=("ref.png", png_bytes(), "image/png"), prompt="a red green circle", extra_body=FAST)
+    assert e.value.body["param"] == "prompt" and "two colours: 'red' and 'green'" in e.value.body["message"]
+    assert len([r for r in read_jsonl(server["usage"]) if r.get("images_generated")]) == before
 
 
 # -- auth and errors in the OpenAI shape --------------------------------------------------------------------------------
@@ -255,6 +286,10 @@ BAD_GENERATIONS = [
     ({"prompt": ""}, "prompt", "empty"),
     ({"prompt": "a " * 3000}, "prompt", "characters"),
     ({"prompt": "a purple elephant"}, "prompt", "elephant"),
+    ({"prompt": "a small red circel in the center on a white background"}, "prompt", "unknown word 'circel' (did you mean 'circle'?)"),
+    ({"prompt": "a small red blue circle in the center on a white background"}, "prompt", "two colours: 'red' and 'blue'"),
+    ({"prompt": "a red circle on a white background on a black background"}, "prompt", "two backgrounds: 'white' and 'black'"),
+    ({"prompt": "a small circle on the left"}, "prompt", "names no colour"),
     ({"model": "dall-e-3"}, "model", "fancy-image"),
     ({"output_format": "gif"}, "output_format", "png, jpeg or webp"),
     ({"background": "transparent"}, "background", "opaque"),

@@ -34,6 +34,35 @@ def test_shipped_model_loads_offline_and_refuses_other_sizes():
     assert (MODEL / "unet" / "diffusion_pytorch_model.safetensors").is_file()
 
 
+def test_saved_model_class_paths_still_resolve():
+    "The shipped model_index.json names its classes by module: after the split they are still where it says."
+    import importlib
+    index = json.loads((MODEL / "model_index.json").read_text())
+    ours = {k: v for k, v in index.items() if isinstance(v, list) and v[0].startswith("fancy_lib")}
+    assert ours == {"text_encoder": ["fancy_lib.image.model", "CaptionEncoder"]}
+    M = importlib.import_module("fancy_lib.image.model")
+    assert isinstance(getattr(M, "CaptionEncoder"), type) and index["_class_name"] == M.ShapesDiffusionPipeline.__name__
+    # the training names moved to image.training are still found under image.model by older importers
+    import fancy_lib.image.training as T
+    assert M.train_image_model is T.train_image_model and M.export_checkpoint is T.export_checkpoint and M.TrainConfig is T.TrainConfig
+
+
+def test_shipped_model_makes_a_free_prompt_as_its_canonical_caption():
+    import numpy as np
+    import torch
+    from fancy_lib.image.model import PromptError, load_pipeline
+    p = load_pipeline(MODEL)
+    cap = "a large red circle on the left on a white background"
+    make = lambda text: np.asarray(p(text, num_inference_steps=4, generator=torch.Generator().manual_seed(3)).images[0])
+    assert p.revise_prompt("Red circle, left") == cap
+    assert np.array_equal(make("Red circle, left"), make(cap))      # generated from the canonical caption, seed for seed
+    with pytest.raises(PromptError) as e:
+        p("a red blue circle", num_inference_steps=2)
+    assert (e.value.slot, e.value.words) == ("colour", ("red", "blue")) and "two colours: 'red' and 'blue'" in str(e.value)
+    with pytest.raises(PromptError, match="two backgrounds: 'white' and 'black'"):
+        p([cap, "a red circle on a white background on a black background"], num_inference_steps=2)
+
+
 def _section(card: str, title: str) -> str:
     "A section of a model card, without the sample grid's file size (PNG bytes may differ across Pillow builds)."
     text = card.split(f"## {title}")[1].split("\n## ")[0]
@@ -50,7 +79,8 @@ def test_shipped_score_meets_the_goal():
 
 
 def test_shipped_text_encoder_config_has_its_vocabulary():
-    from fancy_lib.image.model import CAPTION_GRAMMAR, PAD
+    from fancy_lib.image.caption import CAPTION_GRAMMAR
+    from fancy_lib.image.model import PAD
     from safetensors import safe_open
     vocab = json.loads((MODEL / "text_encoder" / "config.json").read_text())["vocab"]
     assert vocab == [PAD] + CAPTION_GRAMMAR.words     # the vocabulary the shipped model was trained and scored with
@@ -95,7 +125,8 @@ def test_omp_wait_policy_is_set_before_torch_is_loaded():
 
 def test_scorer_fails_an_untrained_pipeline():
     import torch
-    from fancy_lib.image.model import CaptionEncoder, build_unet, held_out_captions, make_pipeline
+    from fancy_lib.image.caption import held_out_captions
+    from fancy_lib.image.model import CaptionEncoder, build_unet, make_pipeline
     from fancy_lib.image.adherence import adherence_score
     torch.manual_seed(0)
     rep = adherence_score(make_pipeline(build_unet(), CaptionEncoder()), held_out_captions(12, seed=0), seed=0)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio, base64, hashlib, inspect, io, json, math, os, secrets, sys, threading, time, uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from PIL import Image, UnidentifiedImageError
@@ -20,11 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import FancyError, did_you_mean
 from ..files import append_jsonl, read_jsonl   # re-exported: readers of usage logs import them from here
+from .settings import ImageServerSettings, ImageSettingsError, ServerLimits   # re-exported: the server's settings
 
 # %% auto #0
-__all__ = ['ImageServerError', 'ImageAPIError', 'api_key_id', 'load_pipeline', 'PipelineInfo', 'pipeline_info', 'prompt_checker',
-           'GenerationRequest', 'EditRequest', 'ServerLimits', 'accepts_generator_list', 'Batcher', 'encode_image',
-           'create_app']
+__all__ = ['StateDep', 'SettingsDep', 'AuthDep', 'health_router', 'models_router', 'images_router', 'files_router', 'API_ROUTERS',
+           'ImageServerError', 'ImageAPIError', 'api_key_id', 'load_pipeline', 'PipelineInfo', 'pipeline_info',
+           'prompt_checker', 'prompt_reviser', 'GenerationRequest', 'EditRequest', 'accepts_generator_list', 'Batcher',
+           'encode_image', 'ServerState', 'ImageData', 'InputTokensDetails', 'OutputTokensDetails', 'ImageUsage',
+           'ImagesResponse', 'ModelCard', 'ModelList', 'Health', 'get_state', 'get_settings', 'require_key', 'health',
+           'list_models', 'get_model', 'generations', 'edits', 'image_file', 'build_app', 'create_app']
 
 # %% ../../nbs/21_image_server.ipynb #4ec6c6f1
 class ImageServerError(FancyError):
@@ -136,6 +141,13 @@ def prompt_checker(pipe):
         if tok is not None: check = lambda text: (tok([text]), None)[1]
     return check or (lambda text: None)
 
+def prompt_reviser(pipe):
+    "A function text -> the prompt `pipe` generates from (its `revise_prompt`, else the text, checked by `prompt_checker`); ValueError when unreadable."
+    revise = getattr(pipe, "revise_prompt", None)
+    if revise is not None: return revise
+    check = prompt_checker(pipe)
+    return lambda text: (check(text), text)[1]
+
 # %% ../../nbs/21_image_server.ipynb #8a653ed5
 class _ImageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -173,14 +185,6 @@ class EditRequest(_ImageRequest):
     strength: float | None = None
 
 # %% ../../nbs/21_image_server.ipynb #5dd8ac46
-@dataclass(frozen=True)
-class ServerLimits:
-    "Bounds on what one request may ask for."
-    max_n: int = 10                  # images per request (OpenAI: 1-10)
-    max_prompt_chars: int = 1000
-    max_steps: int = 200
-    max_seed: int = 2**32 - 1
-
 @dataclass
 class _Spec:
     "A validated request, ready for the batcher."
@@ -198,7 +202,13 @@ class _Spec:
     quality: str | None
     strength: float | None = None
 
-def _check_common(r: _ImageRequest, info: PipelineInfo, model_id: str, lim: ServerLimits, check_prompt=None) -> _Spec:
+def _unreadable(param: str, e: Exception) -> ImageAPIError:
+    "The 400 of a prompt the pipeline cannot read: its message (naming the words), its code when it has one."
+    code = getattr(e, "code", None)
+    return _bad(param, str(e) if param in str(e) else f"{param}: {e}", code if isinstance(code, str) else "unreadable_prompt")
+
+def _check_common(r: _ImageRequest, info: PipelineInfo, model_id: str, lim: ServerLimits, check_prompt=None, revise_prompt=None) -> _Spec:
+    "Validate a request into a `_Spec`; `revise_prompt` (default: `check_prompt`, then the text) gives the prompt to generate from."
     if r.model is not None and r.model != model_id:
         raise _bad("model", f"model {r.model!r} is not served here{did_you_mean(r.model, [model_id])}; this server serves {model_id!r}", "model_not_found")
     prompt = r.prompt
@@ -238,10 +248,13 @@ def _check_common(r: _ImageRequest, info: PipelineInfo, model_id: str, lim: Serv
                    f"is {guidance:g} ({given}; {model_id}'s default is {info.guidance_scale:g}), at which the negative prompt would be "
                    f"{'ignored' if guidance == 1 else 'followed instead of avoided'}: "
                    "set guidance_scale above 1 or omit negative_prompt", "negative_prompt_needs_guidance")
-    for name, text in (("prompt", prompt), ("negative_prompt", r.negative_prompt)):
-        if text and check_prompt is not None:
-            try: check_prompt(text)
-            except (ValueError, KeyError) as e: raise _bad(name, str(e) if name in str(e) else f"{name}: {e}", "unreadable_prompt") from None
+    if revise_prompt is None and check_prompt is not None: revise_prompt = lambda text: (check_prompt(text), text)[1]
+    if revise_prompt is not None:
+        try: prompt = revise_prompt(prompt)
+        except (ValueError, KeyError) as e: raise _unreadable("prompt", e) from None
+    if r.negative_prompt and check_prompt is not None:
+        try: check_prompt(r.negative_prompt)
+        except (ValueError, KeyError) as e: raise _unreadable("negative_prompt", e) from None
     return _Spec(prompt, n, width, height, steps, float(guidance), [seed + i for i in range(n)], r.negative_prompt or None, fmt,
                  r.output_compression, r.response_format or "b64_json", r.quality)
 
@@ -484,318 +497,453 @@ class _UsageWriter:
         self._t.join(timeout)
 
 # %% ../../nbs/21_image_server.ipynb #f8188c13
-def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-image", max_concurrency: int = 4,
-               request_timeout_s: float = 120.0, max_body_bytes: int = 8 * 2**20, usage_log_path: str | Path | None = None,
-               batch_window_ms: float = 10.0, max_batch_images: int = 8, url_ttl_s: float = 3600.0,
-               limits: ServerLimits = ServerLimits(), pipeline_class: str | None = None, device: str | None = None,
-               torch_threads: int | None = None, store=None) -> FastAPI:
-    "An OpenAI-compatible Images API app serving `model` (a pipeline directory or a pipeline object)."
-    from contextlib import asynccontextmanager
-    try: from fancy_lib.image import model as _model   # sets OMP_WAIT_POLICY before torch loads, when torch has not yet
-    except ImportError: _model = None
-    import torch
-    omp_policy = getattr(_model, "OMP_WAIT_POLICY_AT_TORCH_IMPORT", None) or "unknown"
-    if max_concurrency < 1: raise ImageServerError(f"max_concurrency is {max_concurrency}; expected at least 1")
-    if torch_threads is not None:
-        if isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1:
-            raise ImageServerError(f"torch_threads is {torch_threads!r}; expected a whole number >= 1 (or None for torch's default)")
-        torch.set_num_threads(torch_threads)   # process-wide: the forward passes' intra-op pool
-    if request_timeout_s <= 0: raise ImageServerError(f"request_timeout_s is {request_timeout_s}; expected a positive number of seconds")
-    pipe = load_pipeline(model, pipeline_class=pipeline_class, device=device) if isinstance(model, (str, Path)) else model
-    info = pipeline_info(pipe)
-    check_prompt = prompt_checker(pipe)
-    keys = {k: api_key_id(k) for k in api_keys if k}
-    state = {"in_flight": 0}
-    batcher = Batcher(pipe, window_ms=batch_window_ms, max_batch_images=max_batch_images, load=lambda: state["in_flight"])
-    files: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
-    idem: dict[tuple, _Idem] = {}
-    created = int(time.time())
+@dataclass(eq=False)
+class ServerState:
+    "What one app serves with: settings, pipeline, prompt functions, batcher, links, idempotent answers and usage records."
+    settings: ImageServerSettings
+    pipeline: Any
+    info: PipelineInfo
+    revise_prompt: Callable[[str], str]      # prompt -> the prompt the pipeline generates from (the answer's revised_prompt)
+    check_prompt: Callable[[str], None]      # negative prompt -> None, or a ValueError naming what it cannot read
+    batcher: Batcher | None = None
+    usage_writer: _UsageWriter | None = None
+    omp_policy: str = "unknown"              # OMP_WAIT_POLICY as torch got it (image.model)
+    key_ids: dict = field(default_factory=dict)      # accepted key -> its id (api_key_id)
+    files: OrderedDict = field(default_factory=OrderedDict)  # link name -> (bytes, media type, expiry time)
+    idem: dict = field(default_factory=dict)         # (key id, Idempotency-Key) -> _Idem
+    usage: list = field(default_factory=list)        # every usage record of this app
+    in_flight: int = 0                               # requests admitted and not yet answered by the pipeline
+    created: int = field(default_factory=lambda: int(time.time()))
 
-    writer = _UsageWriter(store) if store is not None else None
+    @classmethod
+    def open(cls, settings: ImageServerSettings, pipeline, store=None, omp_policy: str = "unknown") -> ServerState:
+        "The state of an app serving `pipeline` (its batcher starts with the app)."
+        st = cls(settings, pipeline, pipeline_info(pipeline), prompt_reviser(pipeline), prompt_checker(pipeline), omp_policy=omp_policy,
+                 key_ids={k: api_key_id(k) for k in settings.api_keys})
+        st.batcher = Batcher(pipeline, window_ms=settings.batch_window_ms, max_batch_images=settings.max_batch_images,
+                             load=lambda: st.in_flight)
+        st.usage_writer = _UsageWriter(store) if store is not None else None
+        return st
 
-    @asynccontextmanager
-    async def lifespan(app):
-        batcher.start()
-        yield
-        await batcher.stop()
-        if writer is not None: writer.close()
+    def record(self, **kw) -> None:
+        "Keep one usage record: in `usage`, in the JSON-lines log and in the store, when they are set."
+        rec = {"time": time.time(), "model": self.settings.model_id, "channel": "real", **kw}
+        self.usage.append(rec)
+        if self.settings.usage_log_path is not None: append_jsonl(self.settings.usage_log_path, rec)
+        if self.usage_writer is not None: self.usage_writer.put(rec)
 
-    app = FastAPI(title="fancy_lib image server", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=f"OpenAI-compatible Images API serving {model_id} (sizes: {', '.join(info.sizes)}).")
-    app.add_middleware(_BodyLimit, limit=max_body_bytes)
-    app.state.pipeline, app.state.info, app.state.batcher, app.state.usage = pipe, info, batcher, []
-    app.state.usage_writer = writer
-
-    # -- records -------------------------------------------------------------------------------------
-    def record(**kw):
-        rec = {"time": time.time(), "model": model_id, "channel": "real", **kw}
-        app.state.usage.append(rec)
-        if usage_log_path is not None: append_jsonl(usage_log_path, rec)
-        if writer is not None: writer.put(rec)
-
-    # -- errors in the OpenAI shape ------------------------------------------------------------------
-    @app.exception_handler(ImageAPIError)
-    async def _api_error(request: Request, e: ImageAPIError):
-        return _error_response(e, request)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, e: RequestValidationError):
-        err = e.errors()[0]
-        param = _param_of(err.get("loc", ()))
-        if err.get("type") == "extra_forbidden":
-            fields = [f for f in GenerationRequest.model_fields] + [f for f in EditRequest.model_fields]
-            msg = f"unknown field {param!r}{did_you_mean(param, fields)}; this server accepts: {', '.join(sorted(set(fields)))}"
-        elif err.get("type") == "json_invalid":
-            param, msg = None, f"the request body is not valid JSON: {err.get('msg')}"
-        elif err.get("type") == "missing":
-            msg = f"{param} is required"
-        else:
-            got = repr(err.get("input"))
-            msg = f"{param}: {err.get('msg')} (got {got[:80] + '...' if len(got) > 80 else got})"
-        return _error_response(ImageAPIError(400, msg, param=param, code=err.get("type")), request)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, e: StarletteHTTPException):
-        if isinstance(e, _BodyTooLarge): return _error_response(e.error, request)
-        msg = {404: f"no such endpoint: {request.method} {request.url.path}",
-               405: f"method {request.method} is not allowed on {request.url.path}"}.get(e.status_code, str(e.detail))
-        return _error_response(ImageAPIError(e.status_code, msg, type=_STATUS_TYPES.get(e.status_code, "server_error"),
-                                             code={404: "not_found", 405: "method_not_allowed"}.get(e.status_code)), request)
-
-    # -- auth ------------------------------------------------------------------------------------------
-    def authenticate(request: Request) -> str | None:
-        if not keys: return None
-        h = request.headers.get("authorization", "")
-        scheme, _, token = h.partition(" ")
+    def authenticate(self, authorization: str) -> str | None:
+        "The key id of an `Authorization: Bearer <key>` header (None when the server has no keys); a 401 otherwise."
+        if not self.key_ids: return None
+        scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ImageAPIError(401, "missing API key: send 'Authorization: Bearer <key>'", type="authentication_error", code="missing_api_key")
-        kid = keys.get(token.strip())
+        kid = self.key_ids.get(token.strip())
         if kid is None:
             raise ImageAPIError(401, f"incorrect API key provided (id {api_key_id(token.strip())})", type="authentication_error",
                                 code="invalid_api_key")
         return kid
 
-    def require_key(request: Request):
-        "Route dependency: the bearer check runs before the body is read or validated (an unauthenticated caller learns nothing)."
-        request.state.api_key_id = authenticate(request)
+    def admit(self) -> None:
+        "Count a request in, or refuse it with 429 and `retry-after` when `max_concurrency` are in flight."
+        if self.in_flight >= self.settings.max_concurrency:
+            retry = max(1, math.ceil(self.batcher.pass_s * (len(self.batcher.queue) + 1)))
+            raise ImageAPIError(429, f"server busy: {self.in_flight} request(s) in flight, limit {self.settings.max_concurrency}; "
+                                f"retry after {retry} s", type="rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": str(retry)})
+        self.in_flight += 1
 
-    Authed = [Depends(require_key)]
-
-    def compute_of(job: _Job, n: int) -> dict:
-        "Where the compute went: the pass this request rode in, and its share (n of the pass's images)."
-        part = n / job.batch_images if job.batch_images else 0.0
-        share = job.forward_s * part
-        return {"batch_requests": job.batch_requests, "batch_images": job.batch_images,
-                "forward_s": round(job.forward_s, 6), "forward_share_s": round(share, 6),
-                "cpu_share_s": round(job.cpu_s * part, 6), "gpu_share_s": round(job.gpu_s * part, 6)}
-
-    # -- the shared generation path -------------------------------------------------------------------
-    def usage_of(spec: _Spec, n_ref: int) -> dict:
-        "OpenAI's `usage` shape by this server's convention (see 'What `usage` counts'): words of text, one token per 16x16 tile."
-        text = len(spec.prompt.split()) + len((spec.negative_prompt or "").split())
-        px = spec.width * spec.height // 256
-        inp = text + n_ref * px
-        out = spec.n * px
-        return {"input_tokens": inp, "input_tokens_details": {"text_tokens": text, "image_tokens": n_ref * px},
-                "output_tokens": out, "output_tokens_details": {"image_tokens": out, "text_tokens": 0}, "total_tokens": inp + out}
-
-    def store_file(data: bytes, fmt: str) -> str:
+    def store_file(self, data: bytes, fmt: str) -> str:
+        "Keep an image for `url_ttl_s` seconds under a random link name; returns the name."
         now = time.time()
-        while files and (next(iter(files.values()))[2] < now or len(files) > 10_000): files.popitem(last=False)
-        token = secrets.token_urlsafe(32)
-        files[f"{token}.{fmt}"] = (data, f"image/{fmt}", now + url_ttl_s)
-        return f"{token}.{fmt}"
+        while self.files and (next(iter(self.files.values()))[2] < now or len(self.files) > 10_000): self.files.popitem(last=False)
+        name = f"{secrets.token_urlsafe(32)}.{fmt}"
+        self.files[name] = (data, f"image/{fmt}", now + self.settings.url_ttl_s)
+        return name
 
-    async def produce(spec: _Spec, request: Request, n_ref: int, image, mask, detail: dict):
-        "Admit, generate, encode: returns (status, body)."
-        if state["in_flight"] >= max_concurrency:
-            retry = max(1, math.ceil(batcher.pass_s * (len(batcher.queue) + 1)))
-            raise ImageAPIError(429, f"server busy: {state['in_flight']} request(s) in flight, limit {max_concurrency}; retry after {retry} s",
-                                type="rate_limit_error", code="rate_limit_exceeded", headers={"retry-after": str(retry)})
-        state["in_flight"] += 1
-        job = batcher.submit(spec, image=image, mask=mask)
-        job.future.add_done_callback(lambda f: state.__setitem__("in_flight", state["in_flight"] - 1))
-        detail["job"] = job
-        try:
-            images = await asyncio.shield(job.future)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            raise ImageAPIError(500, f"the model failed to generate: {type(e).__name__}: {e}", type="server_error", code="generation_failed") from e
-        if detail.get("timed_out"):  # the compute happened although its request was answered 504: say so
-            record(request_id=detail["request_id"], endpoint=detail["endpoint"], outcome="completed_after_timeout", images_generated=spec.n,
-                   kept_for_idempotent_retry=bool(detail.get("idempotency_key")), **compute_of(job, spec.n))
-        data = []
-        for im, seed in zip(images, spec.seeds):
-            blob = encode_image(im, spec.output_format, spec.compression)
-            item = {"revised_prompt": spec.prompt, "seed": seed}
-            if spec.response_format == "url": item["url"] = f"{str(request.base_url).rstrip('/')}/v1/images/files/{store_file(blob, spec.output_format)}"
-            else: item["b64_json"] = base64.b64encode(blob).decode()
-            data.append(item)
-        body = {"created": int(time.time()), "data": data, "model": model_id, "channel": "real", "output_format": spec.output_format,
-                "size": f"{spec.width}x{spec.height}", "background": "opaque", "usage": usage_of(spec, n_ref)}
-        if spec.quality in ("low", "medium", "high"): body["quality"] = spec.quality
-        return 200, body
-
-    async def serve(request: Request, endpoint: str, spec_fn):
-        "Auth, idempotency and timeout around one image request; fills the request's usage record."
-        rec = request.state.rec
-        rec["endpoint"] = endpoint
-        key_id = request.state.api_key_id
-        rec["api_key_id"] = key_id
-        spec, image, mask, n_ref, fingerprint = await spec_fn()
-        rec.update(n=spec.n, size=f"{spec.width}x{spec.height}", steps=spec.steps, guidance_scale=spec.guidance, seeds=spec.seeds)
-        ikey = request.headers.get("idempotency-key")
-        rec["idempotency_key"] = ikey
-        detail: dict = {"request_id": rec["request_id"], "endpoint": endpoint, "idempotency_key": ikey}
-        replay = False
-        if ikey:
-            slot = (key_id, ikey)
-            entry = idem.get(slot)
-            if entry is not None and entry.fingerprint != fingerprint:
-                raise ImageAPIError(400, f"Idempotency-Key {ikey!r} was already used with a different request; use a new key",
-                                    param="Idempotency-Key", code="idempotency_key_reused")
-            if entry is not None and entry.task.done() and (entry.task.cancelled() or entry.task.exception() is not None):
-                entry = None  # the first attempt failed: a retry tries again
-            if entry is None:
-                task = asyncio.ensure_future(produce(spec, request, n_ref, image, mask, detail))
-                idem[slot] = _Idem(fingerprint, task)
-                forget_old_keys()
-            else:
-                task, replay = entry.task, True
-        else:
-            task = asyncio.ensure_future(produce(spec, request, n_ref, image, mask, detail))
-        try:
-            status, body = await asyncio.wait_for(asyncio.shield(task), request_timeout_s)
-        except asyncio.TimeoutError:
-            detail["timed_out"] = True
-            if not ikey and "job" in detail: detail["job"].abandoned = True
-            raise ImageAPIError(504, f"the request took longer than {request_timeout_s:g} s" +
-                                ("; its result is kept: retry with the same Idempotency-Key" if ikey else ""),
-                                type="timeout_error", code="timeout")
-        job = detail.get("job")
-        rec.update(outcome="replayed" if replay else "ok", images_generated=0 if replay else spec.n)
-        if replay: rec["seeds"] = [d.get("seed") for d in body["data"]]
-        if job is not None and not replay: rec.update(compute_of(job, spec.n))
-        headers = {"idempotent-replayed": "true"} if replay else {}
-        return JSONResponse(body, status_code=status, headers=headers)
-
-    def forget_old_keys(keep: int = 1000):
+    def forget_old_keys(self, keep: int = 1000) -> None:
         "Stored answers live 24 h, and at most `keep` of them (oldest finished first): they hold whole images."
         now = time.time()
-        for s in [s for s, e in idem.items() if now - e.created > 24 * 3600]: idem.pop(s, None)
-        for s in [s for s, e in idem.items() if e.task.done()][:max(0, len(idem) - keep)]: idem.pop(s, None)
+        for s in [s for s, e in self.idem.items() if now - e.created > 24 * 3600]: self.idem.pop(s, None)
+        for s in [s for s, e in self.idem.items() if e.task.done()][:max(0, len(self.idem) - keep)]: self.idem.pop(s, None)
 
-    # -- routes ------------------------------------------------------------------------------------------
-    @app.middleware("http")
-    async def _usage_record(request: Request, call_next):
-        "Every request gets an id; every request to /v1/images/ (answered or refused) leaves one usage record."
-        rid = "req_" + uuid.uuid4().hex[:24]
-        request.state.request_id = rid
-        request.state.rec = rec = {"request_id": rid, "method": request.method, "path": request.url.path}
-        t0 = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as e:  # an unexpected failure still answers in the OpenAI shape
-            err = ImageAPIError(500, f"the server failed: {type(e).__name__}: {e}", type="server_error", code="server_error")
-            rec.update(error_code=err.code, error=err.message)
-            response = _error_response(err)
-        response.headers["x-request-id"] = rid
-        if request.url.path.startswith("/v1/images/") and not request.url.path.startswith("/v1/images/files/"):
-            rec["status"] = response.status_code
-            rec.setdefault("outcome", "ok" if response.status_code < 400 else "error")
-            rec["latency_s"] = round(time.perf_counter() - t0, 4)
-            record(**rec)
-        return response
+# %% ../../nbs/21_image_server.ipynb #e1468b32
+class ImageData(BaseModel):
+    "One image of an answer: inline (`b64_json`) or by link (`url`), with the prompt it was made from and its seed."
+    revised_prompt: str
+    seed: int
+    b64_json: str | None = None
+    url: str | None = None
 
-    @app.get("/health")
-    async def health():
-        "Liveness and load; no auth."
-        return {"status": "ok", "model": model_id, "sizes": list(info.sizes), "device": info.device,
-                "in_flight": state["in_flight"], "max_concurrency": max_concurrency, "queued": len(batcher.queue),
-                "batching": batcher.per_image_generators, "forward_passes": batcher.passes,
-                "torch_threads": torch.get_num_threads(), "omp_wait_policy": omp_policy}
+class InputTokensDetails(BaseModel):
+    text_tokens: int
+    image_tokens: int
 
-    def model_card():
-        return {"id": model_id, "object": "model", "created": created, "owned_by": "fancy_lib", "supported_sizes": list(info.sizes),
-                "default_num_inference_steps": info.steps, "default_guidance_scale": info.guidance_scale}
+class OutputTokensDetails(BaseModel):
+    image_tokens: int
+    text_tokens: int = 0
 
-    @app.get("/v1/models", dependencies=Authed)
-    async def list_models(request: Request):
-        "The served model (OpenAI list shape)."
-        return {"object": "list", "data": [model_card()]}
+class ImageUsage(BaseModel):
+    "OpenAI's `usage` shape, filled by this server's convention (see 'What `usage` counts')."
+    input_tokens: int
+    input_tokens_details: InputTokensDetails
+    output_tokens: int
+    output_tokens_details: OutputTokensDetails
+    total_tokens: int
 
-    @app.get("/v1/models/{name}", dependencies=Authed)
-    async def get_model(name: str, request: Request):
-        if name != model_id:
-            raise ImageAPIError(404, f"model {name!r} is not served here{did_you_mean(name, [model_id])}", param="model", code="model_not_found")
-        return model_card()
+class ImagesResponse(BaseModel):
+    "The answer of /v1/images/generations and /v1/images/edits."
+    created: int
+    data: list[ImageData]
+    model: str
+    channel: Literal["real"] = "real"
+    output_format: str
+    size: str
+    background: str = "opaque"
+    usage: ImageUsage
+    quality: str | None = None
 
-    @app.post("/v1/images/generations", dependencies=Authed)
-    async def generations(body: GenerationRequest, request: Request):
-        "Create images from a prompt (OpenAI `images.generate`)."
-        async def spec():
-            return _check_common(body, info, model_id, limits, check_prompt), None, None, 0, body.model_dump_json()
-        return await serve(request, "generations", spec)
+class ModelCard(BaseModel):
+    "The served model, in OpenAI's model shape plus what it can make."
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "fancy_lib"
+    supported_sizes: list[str]
+    default_num_inference_steps: int
+    default_guidance_scale: float
 
-    @app.post("/v1/images/edits", dependencies=Authed, openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["image", "prompt"],
-        "properties": {"image": {"type": "string", "format": "binary"}, "image[]": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                       "mask": {"type": "string", "format": "binary"}, **{k: {"type": "string"} for k in EditRequest.model_fields}}}}}}})
-    async def edits(request: Request):
-        "Edit a reference image (multipart: `image` or repeated `image[]`, optional `mask`; OpenAI `images.edit`)."
-        from pydantic import ValidationError
-        async def spec():
-            ctype = request.headers.get("content-type", "")
-            if not ctype.startswith("multipart/form-data"):
-                raise _bad(None, f"images/edits expects multipart/form-data; got {ctype or 'no content type'}", "invalid_content_type")
-            form = await request.form(max_files=16, max_fields=64, max_part_size=max_body_bytes)
-            uploads, scalars = [], {}
-            for k, v in form.multi_items():
-                if k in ("image", "image[]"):
-                    uploads.append((k, v))
-                elif k == "mask":
-                    scalars.setdefault("__mask__", v)
-                elif hasattr(v, "read"):
-                    raise _bad(k, f"unexpected file part {k!r}; files go in 'image', 'image[]' or 'mask'")
-                elif k in scalars:
-                    raise _bad(k, f"{k} is given more than once")
-                else:
-                    scalars[k] = v
-            mask_up = scalars.pop("__mask__", None)
-            try:
-                req = EditRequest(**scalars)
-            except ValidationError as ve:
-                raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in ve.errors()])
-            if not uploads: raise _bad("image", "an image file is required (multipart part 'image' or 'image[]')", "missing_image")
-            if len(uploads) > 1:
-                raise _bad(uploads[1][0], f"{model_id} edits one reference image per request; got {len(uploads)}", "too_many_images")
-            for name, up in uploads:
-                if not hasattr(up, "read"): raise _bad(name, f"{name} must be a file part, not a text field", "invalid_image")
-            sp = _check_common(req, info, model_id, limits, check_prompt)
-            if req.strength is not None and not 0 < req.strength <= 1:
-                raise _bad("strength", f"strength is {req.strength}; expected more than 0 and at most 1")
-            sp.strength = req.strength
-            name, up = uploads[0]
-            ref = _decode_image(await up.read(), name)
-            if mask_up is not None:
-                if not hasattr(mask_up, "read"): raise _bad("mask", "mask must be a file part, not a text field", "invalid_image")
-                mask = _mask_from_upload(_decode_image(await mask_up.read(), "mask"), ref.size)
-            else:  # OpenAI's rule: without a mask, the image's fully transparent pixels are the region to edit
-                mask = _mask_from_alpha(ref)
-            if mask is not None: mask = mask.resize((sp.width, sp.height), Image.NEAREST)
-            fingerprint = hashlib.sha256(json.dumps(sorted(scalars.items())).encode() + ref.tobytes() + (mask.tobytes() if mask else b"")).hexdigest()
-            ref = ref.convert("RGB").resize((sp.width, sp.height), Image.BICUBIC)
-            return sp, ref, mask, 1, fingerprint
-        return await serve(request, "edits", spec)
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
 
-    @app.get("/v1/images/files/{name}", dependencies=Authed)
-    async def image_file(name: str, request: Request):
-        "An image made with response_format='url' (same bearer auth; expires after url_ttl_s)."
-        item = files.get(name)
-        if item is None or item[2] < time.time():
-            files.pop(name, None)
-            raise ImageAPIError(404, "no such image file, or its link has expired", code="not_found")
-        return Response(item[0], media_type=item[1], headers={"cache-control": "private, no-store"})
+class Health(BaseModel):
+    "Liveness and load."
+    status: str
+    model: str
+    sizes: list[str]
+    device: str
+    in_flight: int
+    max_concurrency: int
+    queued: int
+    batching: bool
+    forward_passes: int
+    torch_threads: int
+    omp_wait_policy: str
 
+# %% ../../nbs/21_image_server.ipynb #fa212ba5
+def get_state(request: Request) -> ServerState:
+    "The `ServerState` of the app answering `request`."
+    return request.app.state.server
+
+StateDep = Annotated[ServerState, Depends(get_state)]
+
+def get_settings(state: StateDep) -> ImageServerSettings:
+    "The settings of the app answering the request."
+    return state.settings
+
+SettingsDep = Annotated[ImageServerSettings, Depends(get_settings)]
+
+def require_key(request: Request, state: StateDep) -> str | None:
+    "The bearer check: the caller's key id (None when the server has no keys), also kept in `request.state.api_key_id`; a 401 otherwise."
+    kid = state.authenticate(request.headers.get("authorization", ""))
+    request.state.api_key_id = kid
+    return kid
+
+AuthDep = Annotated[str | None, Depends(require_key)]
+
+# %% ../../nbs/21_image_server.ipynb #4234ff6e
+async def _api_error(request: Request, e: ImageAPIError):
+    return _error_response(e, request)
+
+async def _validation_error(request: Request, e: RequestValidationError):
+    err = e.errors()[0]
+    param = _param_of(err.get("loc", ()))
+    if err.get("type") == "extra_forbidden":
+        fields = [f for f in GenerationRequest.model_fields] + [f for f in EditRequest.model_fields]
+        msg = f"unknown field {param!r}{did_you_mean(param, fields)}; this server accepts: {', '.join(sorted(set(fields)))}"
+    elif err.get("type") == "json_invalid":
+        param, msg = None, f"the request body is not valid JSON: {err.get('msg')}"
+    elif err.get("type") == "missing":
+        msg = f"{param} is required"
+    else:
+        got = repr(err.get("input"))
+        msg = f"{param}: {err.get('msg')} (got {got[:80] + '...' if len(got) > 80 else got})"
+    return _error_response(ImageAPIError(400, msg, param=param, code=err.get("type")), request)
+
+async def _http_error(request: Request, e: StarletteHTTPException):
+    if isinstance(e, _BodyTooLarge): return _error_response(e.error, request)
+    msg = {404: f"no such endpoint: {request.method} {request.url.path}",
+           405: f"method {request.method} is not allowed on {request.url.path}"}.get(e.status_code, str(e.detail))
+    return _error_response(ImageAPIError(e.status_code, msg, type=_STATUS_TYPES.get(e.status_code, "server_error"),
+                                         code={404: "not_found", 405: "method_not_allowed"}.get(e.status_code)), request)
+
+async def _usage_record(request: Request, call_next):
+    "Every request gets an id; every request to /v1/images/ (answered or refused) leaves one usage record."
+    rid = "req_" + uuid.uuid4().hex[:24]
+    request.state.request_id = rid
+    request.state.rec = rec = {"request_id": rid, "method": request.method, "path": request.url.path}
+    t0 = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception as e:  # an unexpected failure still answers in the OpenAI shape
+        err = ImageAPIError(500, f"the server failed: {type(e).__name__}: {e}", type="server_error", code="server_error")
+        rec.update(error_code=err.code, error=err.message)
+        response = _error_response(err)
+    response.headers["x-request-id"] = rid
+    if request.url.path.startswith("/v1/images/") and not request.url.path.startswith("/v1/images/files/"):
+        rec["status"] = response.status_code
+        rec.setdefault("outcome", "ok" if response.status_code < 400 else "error")
+        rec["latency_s"] = round(time.perf_counter() - t0, 4)
+        request.app.state.server.record(**rec)
+    return response
+
+# %% ../../nbs/21_image_server.ipynb #a49b644d
+def _compute_of(job: _Job, n: int) -> dict:
+    "Where the compute went: the pass this request rode in, and its share (n of the pass's images)."
+    part = n / job.batch_images if job.batch_images else 0.0
+    return {"batch_requests": job.batch_requests, "batch_images": job.batch_images,
+            "forward_s": round(job.forward_s, 6), "forward_share_s": round(job.forward_s * part, 6),
+            "cpu_share_s": round(job.cpu_s * part, 6), "gpu_share_s": round(job.gpu_s * part, 6)}
+
+def _usage_of(spec: _Spec, n_ref: int) -> ImageUsage:
+    "OpenAI's `usage` by this server's convention (see 'What `usage` counts'): words of text, one token per 16x16 tile."
+    text = len(spec.prompt.split()) + len((spec.negative_prompt or "").split())
+    px = spec.width * spec.height // 256
+    inp, out = text + n_ref * px, spec.n * px
+    return ImageUsage(input_tokens=inp, input_tokens_details=InputTokensDetails(text_tokens=text, image_tokens=n_ref * px),
+                      output_tokens=out, output_tokens_details=OutputTokensDetails(image_tokens=out), total_tokens=inp + out)
+
+async def _produce(state: ServerState, spec: _Spec, request: Request, n_ref: int, image, mask, detail: dict):
+    "Admit, generate, encode: returns (status, body)."
+    state.admit()
+    job = state.batcher.submit(spec, image=image, mask=mask)
+    def release(_):
+        state.in_flight -= 1
+    job.future.add_done_callback(release)
+    detail["job"] = job
+    try:
+        images = await asyncio.shield(job.future)
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        raise ImageAPIError(500, f"the model failed to generate: {type(e).__name__}: {e}", type="server_error", code="generation_failed") from e
+    if detail.get("timed_out"):  # the compute happened although its request was answered 504: say so
+        state.record(request_id=detail["request_id"], endpoint=detail["endpoint"], outcome="completed_after_timeout", images_generated=spec.n,
+                     kept_for_idempotent_retry=bool(detail.get("idempotency_key")), **_compute_of(job, spec.n))
+    data = []
+    for im, seed in zip(images, spec.seeds):
+        blob = encode_image(im, spec.output_format, spec.compression)
+        item = ImageData(revised_prompt=spec.prompt, seed=seed)
+        if spec.response_format == "url":
+            item.url = f"{str(request.base_url).rstrip('/')}/v1/images/files/{state.store_file(blob, spec.output_format)}"
+        else: item.b64_json = base64.b64encode(blob).decode()
+        data.append(item)
+    body = ImagesResponse(created=int(time.time()), data=data, model=state.settings.model_id, output_format=spec.output_format,
+                          size=f"{spec.width}x{spec.height}", usage=_usage_of(spec, n_ref),
+                          quality=spec.quality if spec.quality in ("low", "medium", "high") else None)
+    return 200, body.model_dump(exclude_none=True)
+
+# %% ../../nbs/21_image_server.ipynb #d73584dd
+async def _serve(state: ServerState, request: Request, endpoint: str, spec_fn) -> JSONResponse:
+    "Idempotency and timeout around one image request (the key was checked by `require_key`); fills the request's usage record."
+    rec = request.state.rec
+    rec["endpoint"] = endpoint
+    key_id = request.state.api_key_id
+    rec["api_key_id"] = key_id
+    spec, image, mask, n_ref, fingerprint = await spec_fn()
+    rec.update(n=spec.n, size=f"{spec.width}x{spec.height}", steps=spec.steps, guidance_scale=spec.guidance, seeds=spec.seeds)
+    ikey = request.headers.get("idempotency-key")
+    rec["idempotency_key"] = ikey
+    detail: dict = {"request_id": rec["request_id"], "endpoint": endpoint, "idempotency_key": ikey}
+    replay = False
+    if ikey:
+        slot = (key_id, ikey)
+        entry = state.idem.get(slot)
+        if entry is not None and entry.fingerprint != fingerprint:
+            raise ImageAPIError(400, f"Idempotency-Key {ikey!r} was already used with a different request; use a new key",
+                                param="Idempotency-Key", code="idempotency_key_reused")
+        if entry is not None and entry.task.done() and (entry.task.cancelled() or entry.task.exception() is not None):
+            entry = None  # the first attempt failed: a retry tries again
+        if entry is None:
+            task = asyncio.ensure_future(_produce(state, spec, request, n_ref, image, mask, detail))
+            state.idem[slot] = _Idem(fingerprint, task)
+            state.forget_old_keys()
+        else:
+            task, replay = entry.task, True
+    else:
+        task = asyncio.ensure_future(_produce(state, spec, request, n_ref, image, mask, detail))
+    timeout = state.settings.request_timeout_s
+    try:
+        status, body = await asyncio.wait_for(asyncio.shield(task), timeout)
+    except asyncio.TimeoutError:
+        detail["timed_out"] = True
+        if not ikey and "job" in detail: detail["job"].abandoned = True
+        raise ImageAPIError(504, f"the request took longer than {timeout:g} s" +
+                            ("; its result is kept: retry with the same Idempotency-Key" if ikey else ""),
+                            type="timeout_error", code="timeout")
+    job = detail.get("job")
+    rec.update(outcome="replayed" if replay else "ok", images_generated=0 if replay else spec.n)
+    if replay: rec["seeds"] = [d.get("seed") for d in body["data"]]
+    if job is not None and not replay: rec.update(_compute_of(job, spec.n))
+    return JSONResponse(body, status_code=status, headers={"idempotent-replayed": "true"} if replay else {})
+
+# %% ../../nbs/21_image_server.ipynb #1e86a767
+health_router = APIRouter(tags=["health"])
+
+@health_router.get("/health", response_model=Health)
+async def health(state: StateDep):
+    "Liveness and load; no auth."
+    import torch
+    b = state.batcher
+    return Health(status="ok", model=state.settings.model_id, sizes=list(state.info.sizes), device=state.info.device,
+                  in_flight=state.in_flight, max_concurrency=state.settings.max_concurrency, queued=len(b.queue),
+                  batching=b.per_image_generators, forward_passes=b.passes, torch_threads=torch.get_num_threads(),
+                  omp_wait_policy=state.omp_policy)
+
+models_router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require_key)])
+
+def _model_card(state: ServerState) -> ModelCard:
+    return ModelCard(id=state.settings.model_id, created=state.created, supported_sizes=list(state.info.sizes),
+                     default_num_inference_steps=state.info.steps, default_guidance_scale=state.info.guidance_scale)
+
+@models_router.get("", response_model=ModelList)
+async def list_models(state: StateDep):
+    "The served model (OpenAI list shape)."
+    return ModelList(data=[_model_card(state)])
+
+@models_router.get("/{name}", response_model=ModelCard)
+async def get_model(name: str, state: StateDep):
+    "One model by name: the served one, or a 404 with a 'did you mean'."
+    if name != state.settings.model_id:
+        raise ImageAPIError(404, f"model {name!r} is not served here{did_you_mean(name, [state.settings.model_id])}", param="model",
+                            code="model_not_found")
+    return _model_card(state)
+
+# %% ../../nbs/21_image_server.ipynb #0c9c65a9
+images_router = APIRouter(prefix="/v1/images", tags=["images"], dependencies=[Depends(require_key)])
+
+@images_router.post("/generations", response_model=ImagesResponse)
+async def generations(body: GenerationRequest, request: Request, state: StateDep):
+    "Create images from a prompt (OpenAI `images.generate`)."
+    async def spec():
+        s = _check_common(body, state.info, state.settings.model_id, state.settings.limits, state.check_prompt, state.revise_prompt)
+        return s, None, None, 0, body.model_dump_json()
+    return await _serve(state, request, "generations", spec)
+
+_EDIT_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["image", "prompt"],
+    "properties": {"image": {"type": "string", "format": "binary"}, "image[]": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                   "mask": {"type": "string", "format": "binary"}, **{k: {"type": "string"} for k in EditRequest.model_fields}}}}}}}
+
+# %% ../../nbs/21_image_server.ipynb #e4bd0621
+async def _edit_spec(request: Request, state: ServerState):
+    "The multipart parts of an edit, checked: (spec, reference, mask, 1, fingerprint)."
+    from pydantic import ValidationError
+    model_id = state.settings.model_id
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise _bad(None, f"images/edits expects multipart/form-data; got {ctype or 'no content type'}", "invalid_content_type")
+    form = await request.form(max_files=16, max_fields=64, max_part_size=state.settings.max_body_bytes)
+    uploads, scalars = [], {}
+    for k, v in form.multi_items():
+        if k in ("image", "image[]"):
+            uploads.append((k, v))
+        elif k == "mask":
+            scalars.setdefault("__mask__", v)
+        elif hasattr(v, "read"):
+            raise _bad(k, f"unexpected file part {k!r}; files go in 'image', 'image[]' or 'mask'")
+        elif k in scalars:
+            raise _bad(k, f"{k} is given more than once")
+        else:
+            scalars[k] = v
+    mask_up = scalars.pop("__mask__", None)
+    try:
+        req = EditRequest(**scalars)
+    except ValidationError as ve:
+        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in ve.errors()])
+    if not uploads: raise _bad("image", "an image file is required (multipart part 'image' or 'image[]')", "missing_image")
+    if len(uploads) > 1:
+        raise _bad(uploads[1][0], f"{model_id} edits one reference image per request; got {len(uploads)}", "too_many_images")
+    for name, up in uploads:
+        if not hasattr(up, "read"): raise _bad(name, f"{name} must be a file part, not a text field", "invalid_image")
+    sp = _check_common(req, state.info, model_id, state.settings.limits, state.check_prompt, state.revise_prompt)
+    if req.strength is not None and not 0 < req.strength <= 1:
+        raise _bad("strength", f"strength is {req.strength}; expected more than 0 and at most 1")
+    sp.strength = req.strength
+    name, up = uploads[0]
+    ref = _decode_image(await up.read(), name)
+    if mask_up is not None:
+        if not hasattr(mask_up, "read"): raise _bad("mask", "mask must be a file part, not a text field", "invalid_image")
+        mask = _mask_from_upload(_decode_image(await mask_up.read(), "mask"), ref.size)
+    else:  # OpenAI's rule: without a mask, the image's fully transparent pixels are the region to edit
+        mask = _mask_from_alpha(ref)
+    if mask is not None: mask = mask.resize((sp.width, sp.height), Image.NEAREST)
+    fingerprint = hashlib.sha256(json.dumps(sorted(scalars.items())).encode() + ref.tobytes() + (mask.tobytes() if mask else b"")).hexdigest()
+    ref = ref.convert("RGB").resize((sp.width, sp.height), Image.BICUBIC)
+    return sp, ref, mask, 1, fingerprint
+
+# %% ../../nbs/21_image_server.ipynb #03b5da36
+@images_router.post("/edits", response_model=ImagesResponse, openapi_extra=_EDIT_FORM)
+async def edits(request: Request, state: StateDep):
+    "Edit a reference image (multipart: `image` or repeated `image[]`, optional `mask`; OpenAI `images.edit`)."
+    return await _serve(state, request, "edits", lambda: _edit_spec(request, state))
+
+files_router = APIRouter(prefix="/v1/images/files", tags=["files"], dependencies=[Depends(require_key)])
+
+@files_router.get("/{name}")
+async def image_file(name: str, state: StateDep):
+    "An image made with response_format='url' (same bearer auth; expires after url_ttl_s)."
+    item = state.files.get(name)
+    if item is None or item[2] < time.time():
+        state.files.pop(name, None)
+        raise ImageAPIError(404, "no such image file, or its link has expired", code="not_found")
+    return Response(item[0], media_type=item[1], headers={"cache-control": "private, no-store"})
+
+API_ROUTERS = (health_router, models_router, images_router, files_router)
+
+# %% ../../nbs/21_image_server.ipynb #3a34865c
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    state: ServerState = app.state.server
+    state.batcher.start()
+    try:
+        yield
+    finally:
+        await state.batcher.stop()
+        if state.usage_writer is not None: state.usage_writer.close()
+
+def build_app(settings: ImageServerSettings, *, pipeline: Any = None, store=None, routers=()) -> FastAPI:
+    "An OpenAI-compatible Images API app for `settings`, serving `pipeline` (default: the one at `settings.model_path`), with `routers` included too."
+    try: from fancy_lib.image import model as _model   # sets OMP_WAIT_POLICY before torch loads, when torch has not yet
+    except ImportError: _model = None
+    import torch
+    if settings.torch_threads is not None: torch.set_num_threads(settings.torch_threads)   # process-wide: the forward passes' pool
+    if pipeline is None:
+        if settings.model_path is None:
+            raise ImageServerError("no model to serve: set model_path (a diffusers pipeline directory) or pass a pipeline object")
+        pipeline = load_pipeline(settings.model_path, pipeline_class=settings.pipeline_class, device=settings.device)
+    state = ServerState.open(settings, pipeline, store, getattr(_model, "OMP_WAIT_POLICY_AT_TORCH_IMPORT", None) or "unknown")
+    app = FastAPI(title="fancy_lib image server", version="1", lifespan=_lifespan, docs_url=None, redoc_url=None,
+                  description=f"OpenAI-compatible Images API serving {settings.model_id} (sizes: {', '.join(state.info.sizes)}).")
+    app.state.server = state
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.middleware("http")(_usage_record)
+    app.add_exception_handler(ImageAPIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for r in (*API_ROUTERS, *routers): app.include_router(r)
     return app
+
+def create_app(model: str | Path | Any, *, api_keys=(), model_id: str = "fancy-image", max_concurrency: int = 4,
+               request_timeout_s: float = 120.0, max_body_bytes: int = 8 * 2**20, usage_log_path: str | Path | None = None,
+               batch_window_ms: float = 10.0, max_batch_images: int = 8, url_ttl_s: float = 3600.0,
+               limits: ServerLimits = ServerLimits(), pipeline_class: str | None = None, device: str | None = None,
+               torch_threads: int | None = None, store=None) -> FastAPI:
+    "An OpenAI-compatible Images API app serving `model` (a pipeline directory or a pipeline object); the keywords are `ImageServerSettings`."
+    by_path = isinstance(model, (str, Path))
+    settings = ImageServerSettings(model_path=model if by_path else None, api_keys=tuple(k for k in api_keys if k), model_id=model_id,
+                                   max_concurrency=max_concurrency, request_timeout_s=request_timeout_s, max_body_bytes=max_body_bytes,
+                                   usage_log_path=usage_log_path, batch_window_ms=batch_window_ms, max_batch_images=max_batch_images,
+                                   url_ttl_s=url_ttl_s, limits=limits, pipeline_class=pipeline_class, device=device,
+                                   torch_threads=torch_threads)
+    return build_app(settings, pipeline=None if by_path else model, store=store)
