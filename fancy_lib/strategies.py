@@ -12,12 +12,13 @@ from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from .config import FancyError, did_you_mean, load_settings
 from .checks import check_int, check_number, check_choice
 from .data import BarSet, list_samples
-from .backtest import ma_crossover_state
-from .backtest_nb import GRID_METRICS
+from .backtest import ma_crossover_state, _bar_prices, _ro
+from .backtest_nb import GRID_METRICS, ma_state_nb
 
 # %% auto #0
 __all__ = ['FAMILIES', 'StrategyError', 'Param', 'Needs', 'Family', 'get_family', 'executable', 'grid_signals', 'LookaheadResult',
@@ -80,11 +81,47 @@ class Family:
             raise StrategyError(f"{self.label} needs {len(self.needs.others)} other instrument(s), got {symbols!r}")
         return replace(self, needs=replace(self.needs, others=tuple(symbols)))
 
+# %% ../nbs/10_strategies.ipynb #88dca17d
+@njit(cache=True)
+def _ema_nb(x: np.ndarray, span: float, min_periods: int) -> np.ndarray:
+    "pandas' Series(x).ewm(span=span, adjust=False, min_periods=min_periods).mean(), bit for bit."
+    n = x.shape[0]
+    out = np.empty(n)
+    if n == 0:
+        return out
+    com = (span - 1) / 2.0
+    alpha = 1.0 / (1.0 + com)
+    old_wt_factor, new_wt, old_wt = 1.0 - alpha, alpha, 1.0
+    weighted = x[0]
+    nobs = 1 if weighted == weighted else 0
+    out[0] = weighted if nobs >= min_periods else np.nan
+    for i in range(1, n):
+        cur = x[i]
+        is_obs = cur == cur
+        nobs += is_obs
+        if weighted == weighted:
+            old_wt *= old_wt_factor
+            if is_obs:
+                if weighted != cur:
+                    if com == 1:
+                        new_wt = 1.0 - old_wt
+                    weighted = old_wt * weighted + new_wt * cur
+                    weighted /= old_wt + new_wt
+                old_wt = 1.0
+        elif is_obs:
+            weighted = cur
+        out[i] = weighted if nobs >= min_periods else np.nan
+    return out
+
+def _ema(x, n: int) -> np.ndarray:
+    "EMA of span n, defined from the n-th value on (pandas' ewm(span=n, adjust=False, min_periods=n))."
+    return _ema_nb(_ro(np.asarray(x, dtype=np.float64)), float(n), n)
+
 # %% ../nbs/10_strategies.ipynb #3bd21872
 class _Ind:
-    "Indicator cache over one set of bars (DataFrame with at least a close column)."
-    def __init__(self, bars: pd.DataFrame, others: Mapping | None = None):
-        self.bars, self.index, self.others, self._c = bars, bars.index, dict(others or {}), {}
+    "Indicator cache over one set of bars (DataFrame with at least a close column); `raw`: signal functions return arrays."
+    def __init__(self, bars: pd.DataFrame, others: Mapping | None = None, raw: bool = False):
+        self.bars, self.index, self.others, self.raw, self._c = bars, bars.index, dict(others or {}), raw, {}
 
     def memo(self, key, fn):
         "The value cached under `key`, computed by `fn()` on first use."
@@ -92,10 +129,10 @@ class _Ind:
         return self._c[key]
 
     def s(self, col: str = "close") -> pd.Series:  return self.bars[col].astype(float)
-    def a(self, col: str = "close") -> np.ndarray: return self.bars[col].to_numpy(dtype=float)
+    def a(self, col: str = "close") -> np.ndarray: return self.memo(("a", col), lambda: _ro(self.bars[col].to_numpy(dtype=float)))
     def sma(self, n: int, col: str = "close"):     return self.memo(("sma", n, col), lambda: self.s(col).rolling(n).mean().to_numpy())
     def std(self, n: int):                         return self.memo(("std", n), lambda: self.s().rolling(n).std(ddof=0).to_numpy())
-    def ema(self, n: int):                         return self.memo(("ema", n), lambda: self.s().ewm(span=n, adjust=False, min_periods=n).mean().to_numpy())
+    def ema(self, n: int):                         return self.memo(("ema", n), lambda: _ema(self.a(), n))
     def prev_max(self, n: int, col: str = "high"): return self.memo(("pmax", n, col), lambda: self.s(col).rolling(n).max().shift(1).to_numpy())
     def prev_min(self, n: int, col: str = "low"):  return self.memo(("pmin", n, col), lambda: self.s(col).rolling(n).min().shift(1).to_numpy())
     def prev(self, col: str = "close"):            return self.memo(("prev", col), lambda: self.s(col).shift(1).to_numpy())
@@ -116,9 +153,14 @@ class _Ind:
 
     def rsi(self, n: int) -> np.ndarray:
         "Wilder's RSI of close, 0..100."
-        d = self.s().diff()
-        up, dn = self.wilder("up", d.clip(lower=0), n), self.wilder("dn", (-d).clip(lower=0), n)
-        return self.memo(("rsi", n), lambda: np.where(dn == 0, 100.0, 100 - 100 / (1 + up / np.where(dn == 0, 1, dn))))
+        def moves():
+            d = self.s().diff()
+            return d.clip(lower=0), (-d).clip(lower=0)
+        def calc():
+            gain, loss = self.memo(("moves",), moves)
+            up, dn = self.wilder("up", gain, n), self.wilder("dn", loss, n)
+            return np.where(dn == 0, 100.0, 100 - 100 / (1 + up / np.where(dn == 0, 1, dn)))
+        return self.memo(("rsi", n), calc)
 
 def _ind(bars) -> _Ind:
     "The indicator cache of `bars` (a cache passes through; a close Series becomes a one-column frame)."
@@ -127,20 +169,26 @@ def _ind(bars) -> _Ind:
     return _Ind(bars.to_frame("close") if isinstance(bars, pd.Series) else bars)
 
 def _flags(ind: _Ind, entries, exits) -> tuple[pd.Series, pd.Series]:
-    "Boolean (entries, exits) Series on the bars' index (NaN comparisons are already False)."
-    return (pd.Series(np.asarray(entries, dtype=bool), index=ind.index, name="entries"),
-            pd.Series(np.asarray(exits, dtype=bool), index=ind.index, name="exits"))
+    "Boolean (entries, exits) Series on the bars' index (NaN comparisons are already False); arrays for a raw cache."
+    entries, exits = np.asarray(entries, dtype=bool), np.asarray(exits, dtype=bool)
+    if ind.raw: return entries, exits
+    return pd.Series(entries, index=ind.index, name="entries"), pd.Series(exits, index=ind.index, name="exits")
 
 def _timer(entries: np.ndarray, hold: int) -> np.ndarray:
     "Exit flags `hold` bars after the last entry flag (no entry in the last `hold` bars), vectorized."
-    recent = pd.Series(entries.astype(float)).rolling(hold, min_periods=1).max().to_numpy()
-    return recent == 0
+    bar = np.arange(len(entries))
+    last = np.maximum.accumulate(np.where(entries, bar, -hold))    # bar of the latest entry so far; -hold: none yet
+    return bar - last >= hold
 
 # %% ../nbs/10_strategies.ipynb #85048867
+def _ma_state(ind: _Ind, fast: int, slow: int) -> np.ndarray:
+    "backtest.ma_crossover_state's kernel on the cached close, whose bars are checked once (as ma_crossover_state checks them) rather than once per combination."
+    close = ind.memo(("ma_close",), lambda: _ro(_bar_prices(ind.s(), "same_close")[2]))
+    return ind.memo(("ma", fast, slow), lambda: ma_state_nb(close, fast, slow))
+
 def _ma_trend(bars, *, fast: int, slow: int):
     "A: long while SMA(fast) > SMA(slow) of close (backtest.ma_crossover_state, the grid kernel's exact rule)."
-    ind = _ind(bars)
-    st = ind.memo(("ma", fast, slow), lambda: ma_crossover_state(ind.s(), fast, slow).to_numpy())
+    ind = _ind(bars); st = _ma_state(ind, fast, slow)
     return _flags(ind, st, ~st)
 
 def _channel_breakout(bars, *, entry_n: int, exit_m: int):
@@ -167,15 +215,14 @@ def _volatility_breakout(bars, *, n: int, k: float, hold: int):
     "F: buy when the close jumps more than k·ATR(n) (ATR known at the previous bar) above the previous close; hold `hold` bars."
     ind = _ind(bars)
     atr_prev = ind.memo(("atr_prev", n), lambda: np.concatenate([[np.nan], ind.atr(n)[:-1]]))
-    e = ind.a() - ind.prev() > k * atr_prev
+    e = ind.memo(("vol_jump", n, k), lambda: ind.a() - ind.prev() > k * atr_prev)
     return _flags(ind, e, _timer(e, hold))
 
 def _macd(bars, *, fast: int, slow: int, signal: int):
     "G: long while the MACD line EMA(fast) - EMA(slow) is above its EMA(signal) (Appel)."
     ind = _ind(bars)
     line = ind.memo(("macd", fast, slow), lambda: ind.ema(fast) - ind.ema(slow))
-    sig = ind.memo(("macd_sig", fast, slow, signal),
-                   lambda: pd.Series(line).ewm(span=signal, adjust=False, min_periods=signal).mean().to_numpy())
+    sig = ind.memo(("macd_sig", fast, slow, signal), lambda: _ema(line, signal))
     return _flags(ind, line > sig, line < sig)
 
 def _volume_surge(bars, *, n: int, surge: float, hold: int):
@@ -206,9 +253,9 @@ def _candlestick(bars, *, trend_n: int, hold: int):
 def _regime_trend(bars, *, fast: int, slow: int, regime_n: int):
     "J: the SMA(fast) > SMA(slow) trend, taken only while the close is above the long SMA(regime_n)."
     ind = _ind(bars)
-    st, _ = _ma_trend(ind, fast=fast, slow=slow)
+    st = np.asarray(_ma_trend(ind, fast=fast, slow=slow)[0])
     up = ind.a() > ind.sma(regime_n)
-    return _flags(ind, st.to_numpy() & up, ~st.to_numpy() | ~up)
+    return _flags(ind, st & up, ~st | ~up)
 
 def _stochastic_reversal(bars, *, n: int, lower: float, upper: float):
     "O: buy when the stochastic %K(n) crosses up through lower (leaving oversold), sell when %K is above upper (Lane)."
@@ -384,6 +431,15 @@ def _combos(family: Family, grid: Mapping | None) -> list[dict]:
     return kept
 
 # %% ../nbs/10_strategies.ipynb #9a16c385
+def _checked_flags(f: Family, combo: dict, flags) -> tuple:
+    "A signal function's (entries, exits) for one combination, refused unless both are boolean."
+    for what, a in zip(("entries", "exits"), flags):
+        if np.asarray(a).dtype != bool:
+            raise StrategyError(f"{f.label} signal function returned {what} of dtype {np.asarray(a).dtype} for {combo}: "
+                                f"expected booleans (fillna(False).astype(bool) if missing values mean no signal)")
+    return flags
+
+# %% ../nbs/10_strategies.ipynb #e6d87ee8
 def grid_signals(family: str | Family, bars, grid: Mapping | None = None, *,
                  others: Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(entries, exits): one boolean column per parameter combination, columns a MultiIndex named by parameter, for signal_grid."
@@ -393,11 +449,13 @@ def grid_signals(family: str | Family, bars, grid: Mapping | None = None, *,
     if not ok:
         raise StrategyError(f"{f.label} is {why}")
     combos = _combos(f, grid)
-    ind = _Ind(bars.to_frame("close") if isinstance(bars, pd.Series) else bars, others)
+    ind = _Ind(bars.to_frame("close") if isinstance(bars, pd.Series) else bars, others, raw=True)
     kw = {"other": f.needs.others[0]} if f.needs.others else {}
-    ent, ext = zip(*(f.signals(ind, **c, **kw) for c in combos))
+    ent, ext = np.empty((len(combos), len(bars)), bool), np.empty((len(combos), len(bars)), bool)
+    for j, c in enumerate(combos):     # row j of (combinations, bars): each combination's flags stay contiguous
+        ent[j], ext[j] = _checked_flags(f, c, f.signals(ind, **c, **kw))
     cols = pd.MultiIndex.from_tuples([tuple(c.values()) for c in combos], names=f.param_names)
-    mk = lambda cols_: pd.DataFrame(np.column_stack([s.to_numpy() for s in cols_]), index=bars.index, columns=cols)
+    mk = lambda a: pd.DataFrame(a.T, index=bars.index, columns=cols, copy=False)   # the frame's block is `a` itself
     return mk(ent), mk(ext)
 
 # %% ../nbs/10_strategies.ipynb #bdf103c4
