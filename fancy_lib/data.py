@@ -18,8 +18,9 @@ from .checks import check_choice
 from .config import did_you_mean, load_settings
 from .files import file_sha256, write_parquet_atomic
 from .defects import (HARD_KINDS, SOFT_KINDS, ISSUE_KINDS, OHLCV, JUMP_THRESHOLD, DataError, DataIssue,
-                               ValidationReport, validate_bars, _by_row, _check_calendar, _check_jump_threshold, _find_issues,
+                               ValidationReport, validate_bars, _by_row, _check_jump_threshold, _find_issues,
                                _fixed, _fmt_td, _offset, _require_layout, _spacing)
+from .sessions import _check_calendar
 from .bars_io import LAYOUTS, _check_tz, _file_kind, _parse_times, _read_source, _source_clock, _stem
 
 # the defect model and the layouts are part of this module's public surface: users import them from here

@@ -331,169 +331,6 @@ def _jump_issues(tl: _Timeline, cols, jump_threshold: float) -> list[DataIssue]:
                              f"possible split or bad tick, check before computing returns"))
     return out
 
-# %% ../nbs/01a_defects.ipynb #d6b84955
-_NAT = np.iinfo("int64").min
-_DAY = pd.Timedelta("1D").value
-
-def _calendar_names() -> list[str]:
-    import exchange_calendars as xcals    # on first use: only calendar checks need it
-    return xcals.get_calendar_names(include_aliases=True)
-
-def _session_mode(freq: str, off, calendar: str, inferred: bool = False) -> str:
-    "'daily' (one bar per session) or 'intraday' (a grid of bars inside each session) for bars of `freq`."
-    step = _fixed(off)
-    if step is not None and pd.Timedelta(0) < step < pd.Timedelta("1D"): return "intraday"
-    if step == pd.Timedelta("1D") or (isinstance(off, (pd.offsets.BusinessDay, pd.offsets.CustomBusinessDay)) and off.n == 1):
-        return "daily"
-    what = f"the bars' spacing, inferred as {freq!r}," if inferred else f"freq={freq!r}"
-    fix = "declare freq='B' for daily bars, or pass" if inferred else "pass"
-    raise DataError(f"calendar={calendar!r} checks daily bars (freq 'D' or 'B') or intraday bars (e.g. '30min'); {what} "
-                    f"is neither: {fix} calendar=None for {freq} bars")
-
-def _check_calendar(calendar, freq: str | None = None) -> str | None:
-    "An exchange_calendars name (aliases such as 'NYSE' included) or None, checked against `freq` when given; else DataError."
-    if calendar is None: return None
-    names = _calendar_names()
-    if not isinstance(calendar, str) or calendar not in names:
-        raise DataError(f"calendar={calendar!r} is not an exchange calendar{did_you_mean(str(calendar).upper(), names)}; expected "
-                        f"a name known to exchange_calendars such as 'XNYS', 'XLON', 'XTKS' (see exchange_calendars.get_calendar_names()), "
-                        f"or None for a market that trades around the clock")
-    if freq is not None: _session_mode(freq, _offset(freq), calendar)
-    return calendar
-
-# %% ../nbs/01a_defects.ipynb #210fce14
-@dataclass
-class _Sessions:
-    "An exchange calendar's sessions around some bars, as sorted arrays: session dates, open, close and break (int64 ns UTC)."
-    cal: object            # the exchange_calendars calendar: its zone, early closes, holiday names
-    label: np.ndarray      # session dates (ns of midnight, naive)
-    open: np.ndarray
-    close: np.ndarray
-    break_start: np.ndarray   # _NAT where the session has no break
-    break_end: np.ndarray
-    _closed: dict = field(default_factory=dict)   # day (and side of its session) -> why a bar there is in none
-
-    @classmethod
-    def around(cls, name: str, lo_ns: int, hi_ns: int) -> "_Sessions":
-        "The sessions of calendar `name` from a fortnight before `lo_ns` to a fortnight after `hi_ns`."
-        import exchange_calendars as xcals
-        start, end = (pd.Timestamp(int(x), unit="ns").normalize() + pd.Timedelta(days=d) for x, d in ((lo_ns, -14), (hi_ns, 14)))
-        with warnings.catch_warnings():   # exchange_calendars' own use of Series.values, deprecated in pandas 3.1
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            try: cal = xcals.get_calendar(name, start=start, end=end)
-            except (ValueError, xcals.errors.CalendarError) as e:
-                raise DataError(f"calendar={name!r} cannot give sessions from {start:%Y-%m-%d} to {end:%Y-%m-%d}: {e}") from None
-            return cls(cal, cal.sessions.as_unit("ns").asi8, cal.opens_nanos, cal.closes_nanos,
-                       cal.break_starts_nanos, cal.break_ends_nanos)
-
-    def bars(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        "Open times of every session's bars (open, open + step, ... before the close, none in a break), sorted, and their sessions."
-        has = self.break_start != _NAT
-        sess = np.concatenate([np.arange(len(self.open)), np.flatnonzero(has)])   # morning (or whole day), then afternoons
-        lo = np.concatenate([self.open, self.break_end[has]])
-        hi = np.concatenate([np.where(has, self.break_start, self.close), self.close[has]])
-        n = np.maximum(-((lo - hi) // step), 0)                                  # ceil((hi - lo) / step) bars in each part
-        t = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) * step
-        order = np.argsort(t, kind="stable")
-        return t[order], np.repeat(sess, n)[order]
-
-    def session_of(self, t: np.ndarray) -> np.ndarray:
-        "Index of the session each time (int64 ns UTC) falls in (open <= t < close, not in its break); -1 outside every session."
-        i = np.searchsorted(self.open, t, side="right") - 1
-        j = np.maximum(i, 0)
-        in_break = (self.break_start[j] != _NAT) & (t >= self.break_start[j]) & (t < self.break_end[j])
-        return np.where((i >= 0) & (t < self.close[j]) & ~in_break, i, -1)
-
-    def day(self, ns) -> str: return f"{pd.Timestamp(int(ns), unit='ns'):%Y-%m-%d}"
-
-    def clock(self, ns) -> str: return f"{pd.Timestamp(int(ns), unit='ns', tz='UTC').tz_convert(self.cal.tz):%H:%M}"
-
-    def why_off(self, day_ns: int, t_ns: int | None = None) -> str:
-        "Why a bar stamped `day_ns` (at instant `t_ns` for intraday bars) is in no session; one sentence per day and side, found once."
-        j = np.searchsorted(self.label, day_ns)
-        if j < len(self.label) and self.label[j] == day_ns and t_ns is not None:
-            side = "open" if t_ns < self.open[j] else "close" if t_ns >= self.close[j] else "break"
-            if (day_ns, side) not in self._closed:
-                tz, d, day = self.cal.tz, pd.Timestamp(int(day_ns), unit="ns"), self.day(day_ns)
-                self._closed[day_ns, side] = (
-                    f"before the {'late ' if d in self.cal.late_opens else ''}open ({self.clock(self.open[j])} {tz}) of the {day} session"
-                    if side == "open" else
-                    f"after the {'early ' if d in self.cal.early_closes else ''}close ({self.clock(self.close[j])} {tz}) of the {day} session"
-                    if side == "close" else
-                    f"in the break ({self.clock(self.break_start[j])}–{self.clock(self.break_end[j])} {tz}) of the {day} session")
-            return self._closed[day_ns, side]
-        if day_ns not in self._closed:
-            d = pd.Timestamp(int(day_ns), unit="ns")
-            if self.cal.weekmask[d.day_of_week] == "0": why = f"weekend: {d.day_name()}"
-            else:
-                rules = self.cal.regular_holidays
-                named = rules.holidays(d, d, return_name=True) if rules is not None else pd.Series()
-                adhoc = any(pd.Timestamp(h) == d for h in self.cal.adhoc_holidays)
-                why = f"holiday: {named.iloc[0]}" if len(named) else "closed: an ad hoc holiday" if adhoc else "holiday"
-            self._closed[day_ns] = f"{self.day(day_ns)} is not a session ({why})"
-        return self._closed[day_ns]
-
-# %% ../nbs/01a_defects.ipynb #b2337c30
-def _some(xs, text) -> str:
-    "A few of `xs` as text: all of up to three, else the first two and the last."
-    return ", ".join(map(text, xs)) if len(xs) <= 3 else f"{text(xs[0])}, {text(xs[1])}, ..., {text(xs[-1])}"
-
-def _in_sorted(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    "Whether each value of `x` is in the sorted array `ref` (np.isin without its hashing, for millions of bars)."
-    j = np.minimum(np.searchsorted(ref, x), max(len(ref) - 1, 0))
-    return (ref[j] == x) if len(ref) else np.zeros(len(x), bool)
-
-def _calendar_gaps(tl: _Timeline, missing: np.ndarray, at: np.ndarray, describe) -> list[DataIssue]:
-    "One `gap` at each bar that follows missing sessions or bars (`missing`, sorted; `at`: index of the next distinct time)."
-    out = []
-    at = np.clip(at, 1, len(tl.uniq) - 1)       # both ends are bars, so a missing one always has a bar before and after
-    nxt, first, count = np.unique(at, return_index=True, return_counts=True)
-    for k, a, n in zip(nxt, first, count):
-        i = tl.pos[tl.first[k]]
-        dur = pd.Timedelta(int(tl.uniq[k] - tl.uniq[k - 1]), unit="ns")
-        out.append(DataIssue("gap", int(tl.rows[i]), "time", dur,
-                             f"{tl.at(i)}: gap of {_fmt_td(dur)} after {tl.ts(tl.uniq[k - 1])}: {describe(missing[a:a + n], a)}"))
-    return out
-
-def _session_issues(tl: _Timeline, times, freq: str, off, calendar: str, wall: np.ndarray, inferred: bool) -> list[DataIssue]:
-    "Bars against an exchange calendar: a `gap` where a session or a bar inside one is missing, `off_session` for a bar in none."
-    if _session_mode(freq, off, calendar, inferred) == "daily":
-        day = wall // _DAY * _DAY                        # each bar's session: the date it is stamped with
-        s = _Sessions.around(calendar, day.min(), day.max())
-        expected = s.label[(s.label >= day.min()) & (s.label <= day.max())]
-        missing = expected[~_in_sorted(expected, np.sort(day))]
-        at = np.searchsorted(np.maximum.accumulate(day), missing, side="right")   # the first bar after each missing session
-        def describe(m, _):
-            return (f"the {calendar} session of {s.day(m[0])} is missing" if len(m) == 1
-                    else f"{len(m):,} {calendar} sessions are missing ({_some(m, s.day)})")
-        inside = _in_sorted(day, s.label)
-        why = lambda u: [s.why_off(d) for d in day[u]]
-    else:
-        s = _Sessions.around(calendar, tl.uniq[0], tl.uniq[-1])
-        grid, sess = s.bars(_fixed(off).value)
-        keep = (grid >= tl.uniq[0]) & (grid <= tl.uniq[-1])
-        grid, sess = grid[keep], sess[keep]
-        gone = ~_in_sorted(grid, tl.uniq)
-        missing, msess = grid[gone], sess[gone]
-        at = np.searchsorted(tl.uniq, missing, side="right")
-        def describe(m, a):
-            j, z = msess[a], msess[a + len(m) - 1]          # sessions of the first and last missing bar
-            where = (f"the {calendar} session of {s.day(s.label[j])} ({s.clock(s.open[j])}–{s.clock(s.close[j])} {s.cal.tz})"
-                     if j == z else f"the {calendar} sessions of {s.day(s.label[j])} to {s.day(s.label[z])}")
-            if len(m) == 1: return f"the {freq} bar at {tl.ts(m[0])} is missing, in {where}"
-            return f"{len(m):,} {freq} bars are missing ({_some(m, tl.ts)}), in {where}"
-        inside = s.session_of(tl.uniq) >= 0
-        why = lambda u: [s.why_off(d, t) for d, t in zip(_wall_ns(tl.uniq[u], s.cal.tz) // _DAY * _DAY, tl.uniq[u])]   # the day on the exchange's clock
-    out = _calendar_gaps(tl, missing, at, describe)
-    off_u = np.flatnonzero(~inside)
-    reasons = dict(zip(off_u, why(off_u)))
-    at_row = np.searchsorted(tl.uniq, tl.tv)           # each row's distinct time
-    for k in np.flatnonzero(~inside[at_row]):
-        i = tl.pos[k]
-        out.append(DataIssue("off_session", int(tl.rows[i]), "time", pd.Timestamp(times[i]),
-                             f"{tl.at(i)}: time {tl.ts(tl.tv[k])} is off the {calendar} sessions: {reasons[at_row[k]]}"))
-    return out
-
 # %% ../nbs/01a_defects.ipynb #f1779ff2
 def _by_row(issues: list[DataIssue]) -> list[DataIssue]:
     "Issues sorted by row, then in the canonical kind order."
@@ -512,6 +349,7 @@ def _find_issues(times: pd.DatetimeIndex, cols: dict, rows: np.ndarray, source: 
     inferred = freq is None
     freq = freq if freq is not None else _infer_freq(tl.uniq, tl.tz)
     if freq is not None and calendar is not None and len(tl.uniq):
+        from fancy_lib.sessions import _session_issues   # on first use: sessions imports this module
         found += _session_issues(tl, times, freq, _offset(freq), calendar, _wall_clock(tl, wall_tz, wall_offset)[0], inferred)
     if freq is not None and len(tl.uniq) > 1:
         off = _offset(freq)
@@ -542,7 +380,9 @@ def validate_bars(bars: pd.DataFrame, *, freq: str | None = None, source: str = 
     _require_layout(bars, "validate_bars")
     if freq is not None: _offset(freq)
     jump_threshold = _check_jump_threshold(jump_threshold)
-    calendar = _check_calendar(calendar, freq)    # e.g. 'XNYS'; None: no sessions, gaps are steps of freq
+    if calendar is not None:                      # e.g. 'XNYS'; None: no sessions, gaps are steps of freq
+        from fancy_lib.sessions import _check_calendar   # on first use: sessions imports this module
+        calendar = _check_calendar(calendar, freq)
     cols = {k: pd.to_numeric(bars[k], errors="coerce").to_numpy("float64", na_value=np.nan) for k in OHLCV}
     issues, _ = _find_issues(bars.index, cols, np.arange(1, len(bars) + 1), source, freq, jump_threshold=jump_threshold,
                              calendar=calendar)
