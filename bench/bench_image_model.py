@@ -9,8 +9,9 @@ import argparse, json, tempfile, time
 from pathlib import Path
 
 # image.model sets OMP_WAIT_POLICY=PASSIVE before it loads torch (libgomp reads it only then): import it first
-from fancy_lib.image.model import (TrainConfig, held_out_captions, load_pipeline, set_threads, torch_runtime, train_image_model,
-                                   unet_evaluations)
+from fancy_lib.image.model import load_pipeline, set_threads, torch_runtime, unet_evaluations
+from fancy_lib.image.caption import held_out_captions
+from fancy_lib.image.training import TrainConfig, train_image_model
 import torch
 
 

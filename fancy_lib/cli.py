@@ -15,7 +15,8 @@ from . import runs as _runs
 # %% auto #0
 __all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'site_cmd',
            'batch_cmd', 'scan_cmd', 'failures_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd',
-           'image_grp', 'image_serve_cmd']
+           'image_grp', 'image_serve_cmd', 'jobs_grp', 'jobs_serve_cmd', 'jobs_worker_cmd', 'jobs_reconcile_cmd',
+           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -385,3 +386,134 @@ def image_serve_cmd(model_path, host, port, api_keys, no_auth, model_id, max_con
     uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
+
+# %% ../nbs/30_cli.ipynb #86857e3b
+def _app_settings(**overrides):
+    from fancy_lib.image.app import AppSettings
+    try: return AppSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except Exception as e: _fail_input(f"FANCY_APP_* settings: {e}")
+
+def _app_state(settings, providers=None):
+    from fancy_lib.image.app import load_state
+    try: return load_state(settings, providers=providers)
+    except FancyError as e: _fail_input(e)
+
+def _worker_when_up(state, url: str) -> None:
+    "Start the in-process worker once this server answers at `url` (its jobs call this server)."
+    import threading, time, httpx
+    def go():
+        for _ in range(600):
+            try:
+                if httpx.get(url, timeout=1).status_code == 200: break
+            except httpx.HTTPError: time.sleep(0.1)
+        state.start_worker()
+    threading.Thread(target=go, daemon=True, name="start-worker").start()
+
+@app.group("jobs")
+def jobs_grp():
+    "The image line's job system: serve the job API, run workers, reconcile uncertain jobs, manage users."
+
+@jobs_grp.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8100, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--with-worker", is_flag=True, help="Also run a job worker in this process.")
+@click.option("--model", "model_path", default=None, help="Also serve this diffusers model's Images API (/v1) on the same port, "
+              "and send the jobs to it. 'bundled': settings.ini image_model_path.")
+@click.option("--threads", "torch_threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch threads (with --model).")
+def jobs_serve_cmd(host, port, with_worker, model_path, torch_threads):
+    "Serve the job API (POST /api/jobs -> 202, poll, download; accounts, balance, admin); OpenAPI at /openapi.json."
+    import secrets, uvicorn
+    from fancy_lib.image.app import create_app, include_routes
+    from fancy_lib.image.client import ProviderConfig, RetryPolicy
+    settings = _app_settings()
+    if model_path is None:
+        state = _app_state(settings)
+        web = create_app(state=state, with_worker=with_worker)
+        target = f"provider {state.provider.name!r} ({state.provider.channel}, {state.provider.base_url or 'local'})"
+    else:
+        import os
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from fancy_lib.image.server import create_app as images_app
+        from fancy_lib.store import open_store
+        s = load_settings()
+        path = s.image_model_path if model_path == "bundled" else Path(model_path)
+        key = "sk-jobs-" + secrets.token_urlsafe(16)        # the jobs' own key to this server's Images API
+        me = ProviderConfig(name="self", model="fancy-image", base_url=f"http://127.0.0.1:{port}/v1", api_key=key, timeout_s=120,
+                            reference_images="supported", prices={"default": 1}, retry=RetryPolicy(max_attempts=3))
+        try:
+            store = open_store()
+            web = images_app(path, api_keys=[key], usage_log_path=s.runs_dir / "image_server" / "usage.jsonl", store=store,
+                             torch_threads=torch_threads)
+        except (FancyError, FileNotFoundError) as e: _fail_input(e)
+        state = _app_state(settings.model_copy(update={"provider": "self"}), providers={"self": me})
+        include_routes(web, state)
+        if with_worker: _worker_when_up(state, f"http://127.0.0.1:{port}/health")
+        target = f"this server's Images API of {path}"
+    click.echo(f"job API on http://{host}:{port}/api (OpenAPI: /openapi.json), store {state.store.where}, jobs go to {target}"
+               + (", with a worker" if with_worker else ", no worker in this process (run `fancy jobs worker`)"), err=True)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+@jobs_grp.command("worker")
+@click.option("--slots", default=None, type=click.IntRange(1, 64), help="Jobs at once. Default: FANCY_APP_WORKER_SLOTS (2).")
+def jobs_worker_cmd(slots):
+    "Claim and run jobs until stopped (SIGTERM or Ctrl-C): leases, reconcile passes, per-provider caps."
+    import signal
+    from fancy_lib.image.jobs import Worker
+    settings = _app_settings(worker_slots=slots)
+    state = _app_state(settings)
+    w = Worker(state.store, {state.provider.name: state.provider}, settings.worker_config())
+    signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
+    click.echo(f"worker {w.id}: {settings.worker_slots} slot(s), provider {state.provider.name!r}, store {state.store.where}", err=True)
+    w.run()
+    click.echo(f"worker {w.id} stopped: {w.done}", err=True)
+
+@jobs_grp.command("reconcile")
+@click.option("--after", "after_s", default=None, type=click.FloatRange(min=0), help="Only jobs uncertain for this many seconds. Default: FANCY_APP_RECONCILE_AFTER_S (60).")
+def jobs_reconcile_cmd(after_s):
+    "One pass: refund queued jobs whose hold expired; retry uncertain jobs once with their idempotency key, else refund."
+    from fancy_lib.image.jobs import reconcile
+    settings = _app_settings()
+    state = _app_state(settings)
+    rep = reconcile(state.store, {state.provider.name: state.provider}, after_s=settings.reconcile_after_s if after_s is None else after_s,
+                    images_dir=settings.images_dir, lease_s=settings.lease_s)
+    click.echo(f"reconcile: {rep}")
+
+@jobs_grp.command("user")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Give the account the admin routes.")
+@click.option("--password-env", default=None, metavar="VAR", help="Read the password from this environment variable (else asked).")
+@click.option("--credits", default=None, type=click.IntRange(min=0), help="Credits to grant. Default: the sign-up grant.")
+def jobs_user_cmd(username, admin, password_env, credits):
+    "Create an account USERNAME (the way the first admin is made)."
+    import os
+    from fancy_lib.image.app import create_user, signup_grant
+    from fancy_lib.image.jobs import JobError
+    settings = _app_settings()
+    state = _app_state(settings)
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if not password: _fail_input(f"--password-env {password_env}: the variable is not set or empty")
+    else: password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with state.store.transaction() as conn:
+            u = create_user(conn, username, password, is_admin=admin, min_password_chars=settings.min_password_chars,
+                            grant_credits=signup_grant(conn, settings) if credits is None else credits)
+    except JobError as e: _fail_input(e)
+    click.echo(f"user {u['username']} ({u['id']}){' admin' if admin else ''} created")
+
+@app.group("ledger")
+def ledger_grp():
+    "The credit ledger of the image line."
+
+@ledger_grp.command("check")
+@click.option("--no-files", is_flag=True, help="Do not re-hash the stored images of captured jobs.")
+def ledger_check_cmd(no_files):
+    "Verify every invariant of the ledger and the jobs; exit 1 naming the first violation."
+    from fancy_lib.store import Store, open_store
+    from fancy_lib.image.jobs import ledger_check
+    settings = _app_settings()
+    try: chk = ledger_check(Store(settings.store_url) if settings.store_url else open_store(), verify_files=not no_files)
+    except FancyError as e: _fail_input(e)
+    click.echo(str(chk))
+    for v in chk.violations[:20]: click.echo(f"  {v}")
+    sys.exit(0 if chk.ok else 1)

@@ -42,9 +42,6 @@ def test_saved_model_class_paths_still_resolve():
     assert ours == {"text_encoder": ["fancy_lib.image.model", "CaptionEncoder"]}
     M = importlib.import_module("fancy_lib.image.model")
     assert isinstance(getattr(M, "CaptionEncoder"), type) and index["_class_name"] == M.ShapesDiffusionPipeline.__name__
-    # the training names moved to image.training are still found under image.model by older importers
-    import fancy_lib.image.training as T
-    assert M.train_image_model is T.train_image_model and M.export_checkpoint is T.export_checkpoint and M.TrainConfig is T.TrainConfig
 
 
 def test_shipped_model_makes_a_free_prompt_as_its_canonical_caption():

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # image.model first: it sets OMP_WAIT_POLICY before torch is loaded (libgomp reads it only then)
-from .model import (CAPTION_GRAMMAR, PAD, Scene, draw_shape, held_out_captions, load_pipeline, parse_caption,
-                                   random_caption, render_scene, set_threads, torch_runtime, unet_evaluations, uses_guidance)
+from .model import PAD, load_pipeline, set_threads, torch_runtime, unet_evaluations, uses_guidance
+from .caption import (CAPTION_GRAMMAR, Scene, draw_shape, held_out_captions, parse_caption, random_caption,
+                                     render_scene)
 from ..config import FancyError
 from ..files import write_text_atomic
 
@@ -345,7 +346,7 @@ def score_model(model_dir: str | Path, n: int = 96, seed: int = 0, *, command: s
 def ship_model(checkpoint: str | Path, model_dir: str | Path, n: int = 96, seed: int = 0, run_id: str | None = None,
                training_info: dict | None = None) -> AdherenceReport:
     "Export a training checkpoint (EMA weights) into `model_dir`, replacing it; choose its default guidance, score it, write its card."
-    from fancy_lib.image.model import export_checkpoint
+    from fancy_lib.image.training import export_checkpoint
     import shutil
     checkpoint, model_dir = Path(checkpoint), Path(model_dir)
     if not checkpoint.is_file(): raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")

@@ -59,6 +59,7 @@ class AppSettings(BaseSettings):
     max_attempts: int = Field(3, ge=1, le=10)
     worker_slots: int = Field(2, ge=1, le=64)
     lease_s: float = Field(30.0, gt=0)
+    poll_s: float = Field(0.2, gt=0, le=60)          # how often an idle worker looks for a job
     reconcile_after_s: float = Field(60.0, ge=0)
     reconcile_every_s: float = Field(30.0, gt=0)
 
@@ -67,7 +68,7 @@ class AppSettings(BaseSettings):
                          idempotency_ttl_s=self.idempotency_ttl_s, max_attempts=self.max_attempts)
 
     def worker_config(self) -> WorkerConfig:
-        return WorkerConfig(slots=self.worker_slots, lease_s=self.lease_s, reconcile_after_s=self.reconcile_after_s,
+        return WorkerConfig(slots=self.worker_slots, lease_s=self.lease_s, poll_s=self.poll_s, reconcile_after_s=self.reconcile_after_s,
                             reconcile_every_s=self.reconcile_every_s, images_dir=str(self.images_dir))
 
 # %% ../../nbs/25_image_app.ipynb #0f2d8a82

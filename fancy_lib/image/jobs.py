@@ -20,6 +20,7 @@ from ..store import Store, write_runs
 from .billing import (BillingError, InsufficientCredits, image_metadata, accounts_table, holds_table,
     transfers_table, users_table, utcnow, new_id, user_account, balance, estimate, hold, capture, release,
     ledger_violations, Violation, REVENUE, ISSUANCE, QUALITIES)
+from .caption import CaptionError, PromptError, read_prompt
 from .client import (ImageClient, ProviderConfig, ProviderError, ProviderTimeout, ProviderResponseError,
     ProviderCallError, CapabilityError, ProviderConfigError, REFERENCE_SUPPORT)
 
@@ -186,9 +187,9 @@ def _fill(template: dict, values) -> str:
     return template["text"].format(**out)
 
 def canonical_prompt(text: str) -> str:
-    "The model's canonical caption of `text`; a `JobError` (param `prompt`) names what the grammar cannot read."
-    from fancy_lib.image.model import parse_caption, CaptionError
-    try: return parse_caption(text).caption()
+    "The model's canonical caption of `text` (`image.caption.read_prompt`); a `JobError` (param `prompt`) names the words it cannot read."
+    try: return read_prompt(text).caption
+    except PromptError as e: raise JobError(str(e), param="prompt", code=e.code) from None
     except CaptionError as e: raise JobError(str(e), param="prompt", code="invalid_prompt") from None
 
 def compose_prompt(conn, *, prompt: str | None = None, template: str | None = None, variables: dict | None = None,

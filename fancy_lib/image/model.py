@@ -311,13 +311,3 @@ def set_threads(n: int) -> int:
     if int(n) < 1: raise TrainingError(f"threads={n}: expected a whole number >= 1")
     torch.set_num_threads(int(n))
     return torch.get_num_threads()
-
-# %% ../../nbs/20_image_model.ipynb #55b5429f
-_MOVED_TO_TRAINING = ("TrainConfig", "TrainResult", "train_image_model", "render_batch", "load_checkpoint_models",
-                      "checkpoint_training_record", "export_checkpoint")
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_TRAINING:
-        from fancy_lib.image import training
-        return getattr(training, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
