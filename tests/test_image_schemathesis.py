@@ -44,3 +44,22 @@ def token():
 @EXAMPLES
 def test_job_api_conforms_to_its_spec(case, token):
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+
+
+def _images_app():
+    from image_helpers import shipped_model_dir
+    from fancy_lib.image.server import create_app as images_app
+    from fancy_lib.image.settings import ServerLimits
+    tmp = Path(tempfile.mkdtemp(prefix="fancy-schemathesis-images-"))
+    return images_app(shipped_model_dir(), api_keys=["sk-schema"], usage_log_path=tmp / "usage.jsonl", torch_threads=1,
+                      limits=ServerLimits(max_n=2, max_steps=3), request_timeout_s=60)
+
+
+IMAGES_APP = _images_app()
+images_schema = schemathesis.openapi.from_asgi("/openapi.json", IMAGES_APP)
+
+
+@images_schema.parametrize()
+@EXAMPLES
+def test_images_api_conforms_to_its_spec(case):
+    case.call_and_validate(headers={"Authorization": "Bearer sk-schema"}, checks=CHECKS)

@@ -24,12 +24,13 @@ from ..files import append_jsonl, read_jsonl   # re-exported: readers of usage l
 from .settings import ImageServerSettings, ImageSettingsError, ServerLimits   # re-exported: the server's settings
 
 # %% auto #0
-__all__ = ['StateDep', 'SettingsDep', 'AuthDep', 'health_router', 'models_router', 'images_router', 'files_router', 'API_ROUTERS',
-           'ImageServerError', 'ImageAPIError', 'api_key_id', 'load_pipeline', 'PipelineInfo', 'pipeline_info',
-           'prompt_checker', 'prompt_reviser', 'GenerationRequest', 'EditRequest', 'accepts_generator_list', 'Batcher',
-           'encode_image', 'ServerState', 'ImageData', 'InputTokensDetails', 'OutputTokensDetails', 'ImageUsage',
-           'ImagesResponse', 'ModelCard', 'ModelList', 'Health', 'get_state', 'get_settings', 'require_key', 'health',
-           'list_models', 'get_model', 'generations', 'edits', 'image_file', 'build_app', 'create_app']
+__all__ = ['StateDep', 'SettingsDep', 'AuthDep', 'ERROR_RESPONSES', 'health_router', 'models_router', 'images_router',
+           'files_router', 'API_ROUTERS', 'ImageServerError', 'ImageAPIError', 'api_key_id', 'load_pipeline',
+           'PipelineInfo', 'pipeline_info', 'prompt_checker', 'prompt_reviser', 'GenerationRequest', 'EditRequest',
+           'accepts_generator_list', 'Batcher', 'encode_image', 'ServerState', 'ImageData', 'InputTokensDetails',
+           'OutputTokensDetails', 'ImageUsage', 'ImagesResponse', 'ModelCard', 'ModelList', 'Health', 'get_state',
+           'get_settings', 'require_key', 'APIErrorBody', 'health', 'list_models', 'get_model', 'generations', 'edits',
+           'image_file', 'build_app', 'create_app']
 
 # %% ../../nbs/21_image_server.ipynb #4ec6c6f1
 class ImageServerError(FancyError):
@@ -788,6 +789,19 @@ async def _serve(state: ServerState, request: Request, endpoint: str, spec_fn) -
     return JSONResponse(body, status_code=status, headers={"idempotent-replayed": "true"} if replay else {})
 
 # %% ../../nbs/21_image_server.ipynb #1e86a767
+class _ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+class APIErrorBody(BaseModel):
+    "The OpenAI error body every failure of this server answers with."
+    error: _ErrorDetail
+
+# the statuses this server answers besides 200: documented, so the served spec is true (Schemathesis checks it)
+ERROR_RESPONSES = {s: {"model": APIErrorBody} for s in (400, 401, 404, 409, 413, 415, 429, 500, 503, 504)}
+
 health_router = APIRouter(tags=["health"])
 
 @health_router.get("/health", response_model=Health)
@@ -800,7 +814,7 @@ async def health(state: StateDep):
                   batching=b.per_image_generators, forward_passes=b.passes, torch_threads=torch.get_num_threads(),
                   omp_wait_policy=state.omp_policy)
 
-models_router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require_key)])
+models_router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require_key)], responses=ERROR_RESPONSES)
 
 def _model_card(state: ServerState) -> ModelCard:
     return ModelCard(id=state.settings.model_id, created=state.created, supported_sizes=list(state.info.sizes),
@@ -820,7 +834,7 @@ async def get_model(name: str, state: StateDep):
     return _model_card(state)
 
 # %% ../../nbs/21_image_server.ipynb #0c9c65a9
-images_router = APIRouter(prefix="/v1/images", tags=["images"], dependencies=[Depends(require_key)])
+images_router = APIRouter(prefix="/v1/images", tags=["images"], dependencies=[Depends(require_key)], responses=ERROR_RESPONSES)
 
 @images_router.post("/generations", response_model=ImagesResponse)
 async def generations(body: GenerationRequest, request: Request, state: StateDep):
@@ -888,7 +902,7 @@ async def edits(request: Request, state: StateDep):
     "Edit a reference image (multipart: `image` or repeated `image[]`, optional `mask`; OpenAI `images.edit`)."
     return await _serve(state, request, "edits", lambda: _edit_spec(request, state))
 
-files_router = APIRouter(prefix="/v1/images/files", tags=["files"], dependencies=[Depends(require_key)])
+files_router = APIRouter(prefix="/v1/images/files", tags=["files"], dependencies=[Depends(require_key)], responses=ERROR_RESPONSES)
 
 @files_router.get("/{name}")
 async def image_file(name: str, state: StateDep):
