@@ -23,22 +23,23 @@ from ..store import Store, open_store
 from .billing import (BillingError, InsufficientCredits, image_metadata, users_table, accounts_table, holds_table, utcnow, new_id,
     open_account, user_account, balance, grant, adjust, statement, set_price, current_prices, QUALITIES)
 from .client import ProviderConfig, load_providers, REFERENCE_SUPPORT
-from .jobs import (JobError, JobLimits, jobs_table, job_images_table, job_events_table, submit, job_view, history,
-    cancel, set_template, templates, provider_rule, set_provider_rule, ledger_check, canonical_prompt, WorkerConfig, Worker)
+from fancy_lib.image.jobs import (JobError, JobLimits, jobs_table, job_images_table, job_events_table, submit, job_view, history,
+    cancel, set_template, templates, provider_rule, set_provider_rule, ledger_check, canonical_prompt, WorkerConfig, Worker, quote,
+    check_reference)
 
 # %% auto #0
 __all__ = ['sessions_table', 'api_keys_table', 'app_settings_table', 'USERNAME_RE', 'StateDep', 'TokenDep', 'CurrentUser',
-           'AdminUser', 'ERRORS', 'auth_router', 'keys_router', 'jobs_router', 'account_router', 'admin_router',
-           'ROUTERS', 'AppSettings', 'AuthError', 'create_user', 'signup_grant', 'login', 'authenticate', 'logout',
-           'new_api_key', 'AppState', 'get_state', 'current_user', 'admin_user', 'ErrorBody', 'ErrorOut',
-           'install_error_handlers', 'Credentials', 'UserOut', 'TokenOut', 'BalanceOut', 'register', 'login_route',
-           'logout_route', 'KeyIn', 'KeyOut', 'create_key', 'list_keys', 'revoke_key', 'JobIn', 'CreditsOut',
-           'ImageOut', 'JobErrorOut', 'JobOut', 'create_job', 'get_job', 'get_image', 'cancel_job', 'LedgerEntryOut',
-           'me', 'get_balance', 'get_ledger', 'get_history', 'TemplateOut', 'list_templates', 'PriceIn',
-           'ProviderRuleIn', 'GrantIn', 'SignupGrantIn', 'TemplateIn', 'admin_prices', 'admin_set_price',
-           'admin_providers', 'admin_set_provider', 'admin_grant', 'admin_adjust', 'admin_get_signup',
-           'admin_set_signup', 'admin_set_template', 'admin_audit', 'admin_ledger_check', 'include_routes',
-           'seed_prices', 'load_state', 'create_app']
+           'AdminUser', 'ERRORS', 'auth_router', 'keys_router', 'jobs_router', 'estimate_router', 'account_router',
+           'admin_router', 'ROUTERS', 'AppSettings', 'AuthError', 'create_user', 'signup_grant', 'login',
+           'authenticate', 'logout', 'new_api_key', 'AppState', 'get_state', 'current_user', 'admin_user', 'ErrorBody',
+           'ErrorOut', 'install_error_handlers', 'Credentials', 'UserOut', 'TokenOut', 'BalanceOut', 'register',
+           'login_route', 'logout_route', 'KeyIn', 'KeyOut', 'create_key', 'list_keys', 'revoke_key', 'JobIn',
+           'CreditsOut', 'ImageOut', 'JobErrorOut', 'JobOut', 'create_job', 'QuoteOut', 'estimate_job', 'get_job',
+           'get_image', 'cancel_job', 'LedgerEntryOut', 'me', 'get_balance', 'get_ledger', 'get_history', 'TemplateOut',
+           'list_templates', 'PriceIn', 'ProviderRuleIn', 'GrantIn', 'SignupGrantIn', 'TemplateIn', 'admin_prices',
+           'admin_set_price', 'admin_providers', 'admin_set_provider', 'admin_grant', 'admin_adjust',
+           'admin_get_signup', 'admin_set_signup', 'admin_set_template', 'admin_audit', 'admin_ledger_check',
+           'include_routes', 'seed_prices', 'load_state', 'create_app']
 
 # %% ../../nbs/25_image_app.ipynb #d79d16d2
 class AppSettings(BaseSettings):
@@ -401,15 +402,20 @@ class JobOut(BaseModel):
 
 jobs_router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=ERRORS)
 
+def _reference(body: JobIn, settings: AppSettings) -> bytes | None:
+    "The reference image's bytes, checked (size, decodes as an image); None without one."
+    if body.reference_image is None: return None
+    try: ref = base64.b64decode(body.reference_image, validate=True)
+    except (binascii.Error, ValueError):
+        raise JobError("reference_image is not base64", param="reference_image", code="invalid_image") from None
+    check_reference(ref, settings.limits())
+    return ref
+
 @jobs_router.post("", status_code=202, response_model=JobOut, responses={200: {"model": JobOut, "description": "a replay of the first response to this Idempotency-Key"}})
 def create_job(body: JobIn, user: CurrentUser, state: StateDep, response: Response,
                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None):
     "Hold the credits and queue the job: 202 with the job, its held credits and where to poll."
-    ref = None
-    if body.reference_image is not None:
-        try: ref = base64.b64decode(body.reference_image, validate=True)
-        except (binascii.Error, ValueError):
-            raise JobError("reference_image is not base64", param="reference_image", code="invalid_image") from None
+    ref = _reference(body, state.settings)
     status, view = submit(state.store, user_id=user["id"], provider=state.provider, prompt=body.prompt, template=body.template,
                           variables=body.variables, material=body.material, size=body.size, n=body.n, quality=body.quality,
                           reference=ref, idempotency_key=idempotency_key, limits=state.settings.limits(),
@@ -418,6 +424,35 @@ def create_job(body: JobIn, user: CurrentUser, state: StateDep, response: Respon
     response.headers["location"] = view["poll_url"]
     if status == 200: response.headers["idempotent-replayed"] = "true"
     return view
+
+class QuoteOut(BaseModel):
+    "What a job would send and cost, before anything is held."
+    prompt: str
+    revised_prompt: str
+    size: str
+    n: int
+    quality: str
+    reference_image: bool
+    provider: str
+    channel: Literal["real", "mock"]
+    credits: int
+    price_id: int | None
+    explanation: str
+    available: int
+    enough: bool
+
+estimate_router = APIRouter(prefix="/api", tags=["jobs"], responses=ERRORS)
+
+@estimate_router.post("/estimate", response_model=QuoteOut)
+def estimate_job(body: JobIn, user: CurrentUser, state: StateDep):
+    "The canonical caption and the price of a job, checked as POST /api/jobs would check it; nothing is held or written."
+    ref = _reference(body, state.settings)
+    with state.store.engine.connect() as conn:
+        q = quote(conn, provider=state.provider, prompt=body.prompt, template=body.template, variables=body.variables,
+                  material=body.material, size=body.size, n=body.n, quality=body.quality, reference=ref is not None,
+                  limits=state.settings.limits())
+        avail = balance(conn, user_account(user["id"])).available
+    return {**vars(q), "available": avail, "enough": avail >= q.credits}
 
 @jobs_router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: str, user: CurrentUser, state: StateDep):
@@ -607,7 +642,7 @@ def admin_ledger_check(admin: AdminUser, state: StateDep) -> dict[str, Any]:
     return {"ok": chk.ok, "counts": chk.counts, "violations": [str(v) for v in chk.violations]}
 
 # %% ../../nbs/25_image_app.ipynb #f66b7c7a
-ROUTERS = (auth_router, keys_router, jobs_router, account_router, admin_router)
+ROUTERS = (auth_router, keys_router, estimate_router, jobs_router, account_router, admin_router)
 
 class _BodyLimit:
     "Refuse a request body over `limit` bytes with a 413 before it is read into memory (pure ASGI)."

@@ -28,9 +28,9 @@ from .client import (ImageClient, ProviderConfig, ProviderError, ProviderTimeout
 __all__ = ['jobs_table', 'job_images_table', 'job_events_table', 'idempotency_table', 'templates_table',
            'provider_settings_table', 'JOB_STATES', 'TERMINAL', 'VARIABLE_TYPES', 'JobError', 'set_template',
            'templates', 'canonical_prompt', 'compose_prompt', 'ProviderRule', 'provider_rule', 'set_provider_rule',
-           'JobLimits', 'check_reference', 'submit', 'job_view', 'history', 'cancel', 'recover_expired', 'claim',
-           'run_job', 'ReconcileReport', 'expire_stale', 'reconcile', 'WorkerConfig', 'Worker', 'LedgerCheck',
-           'ledger_check']
+           'JobLimits', 'check_reference', 'Quote', 'quote', 'submit', 'job_view', 'history', 'cancel',
+           'recover_expired', 'claim', 'run_job', 'ReconcileReport', 'expire_stale', 'reconcile', 'WorkerConfig',
+           'Worker', 'LedgerCheck', 'ledger_check']
 
 # %% ../../nbs/24_image_jobs.ipynb #d6220009
 jobs_table = sa.Table(
@@ -280,15 +280,52 @@ def check_reference(data, limits: JobLimits) -> tuple[bytes, str]:
 def _fingerprint(request: dict) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
+@dataclass(frozen=True)
+class Quote:
+    "What a request will be: the caption sent, what it costs and why; `submit` holds exactly this."
+    prompt: str            # as composed (template filled, material added)
+    revised_prompt: str    # the canonical caption the provider is sent
+    size: str
+    n: int
+    quality: str
+    reference_image: bool
+    provider: str
+    channel: str
+    credits: int
+    price_id: int | None
+    explanation: str
+
+def _checked(provider: ProviderConfig, size, n, quality, limits: JobLimits) -> tuple[str, int]:
+    size = _size(size or provider.default_size or "32x32")
+    n = check_int("n", n, 1, limits.max_n, error=lambda m: JobError(m, param="n"))
+    if quality not in QUALITIES:
+        raise JobError(f"quality is {quality!r}: expected one of {', '.join(QUALITIES)}{did_you_mean(str(quality), QUALITIES)}", param="quality")
+    return size, n
+
+def quote(conn, *, provider: ProviderConfig, prompt: str | None = None, template: str | None = None, variables: dict | None = None,
+          material: str | None = None, size: str | None = None, n: int = 1, quality: str = "medium", reference: bool = False,
+          limits: JobLimits = JobLimits(), reader=canonical_prompt) -> Quote:
+    "Everything `submit` checks before it holds, and the price: a `JobError` names the first problem; nothing is written."
+    size, n = _checked(provider, size, n, quality, limits)
+    text, caption = compose_prompt(conn, prompt=prompt, template=template, variables=variables, material=material, reader=reader)
+    rule = provider_rule(conn, provider)
+    if not rule.enabled: raise JobError(f"provider {provider.name!r} is disabled by an admin", status=503, param="provider", code="provider_disabled")
+    if reference and rule.reference_images != "supported":
+        why = ("does not support reference images" if rule.reference_images == "unsupported" else
+               "has not been confirmed to support reference images (capability 'unknown'): we do not pay to find out")
+        raise JobError(f"provider {provider.name!r} {why}; nothing was held", param="reference_image", code="capability_refused")
+    if provider.channel == "mock":
+        return Quote(text, caption, size, n, quality, reference, provider.name, "mock", 0, None, "mock channel: never billed")
+    try: est = estimate(conn, model=provider.model, size=size, n=n, quality=quality, reference=reference)
+    except BillingError as e: raise JobError(str(e), param="size", code="no_price") from None
+    return Quote(text, caption, size, n, quality, reference, provider.name, "real", est.credits, est.price_id, est.explain())
+
 def submit(store: Store, *, user_id: str, provider: ProviderConfig, prompt: str | None = None, template: str | None = None,
            variables: dict | None = None, material: str | None = None, size: str | None = None, n: int = 1,
            quality: str = "medium", reference: bytes | None = None, idempotency_key: str | None = None,
            limits: JobLimits = JobLimits(), images_dir: str | Path = "image_jobs", reader=canonical_prompt) -> tuple[int, dict]:
     "Hold the credits and queue a job; returns (HTTP status, job view): 202 for a new job, 200 for a replayed one."
-    size = _size(size or provider.default_size or "32x32")
-    n = check_int("n", n, 1, limits.max_n, error=lambda m: JobError(m, param="n"))
-    if quality not in QUALITIES:
-        raise JobError(f"quality is {quality!r}: expected one of {', '.join(QUALITIES)}{did_you_mean(str(quality), QUALITIES)}", param="quality")
+    size, n = _checked(provider, size, n, quality, limits)
     if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255):
         raise JobError("Idempotency-Key: expected 1 to 255 characters", param="Idempotency-Key")
     ref_sha = None
@@ -296,44 +333,42 @@ def submit(store: Store, *, user_id: str, provider: ProviderConfig, prompt: str 
     request = {"prompt": prompt, "template": template, "variables": variables, "material": material, "size": size, "n": n,
                "quality": quality, "reference_sha256": ref_sha, "provider": provider.name}
     fp = _fingerprint(request)
+    for attempt in (1, 2):   # two creates with one new key at once: the loser's insert fails, and it replays the winner's
+        try: return _submit(store, user_id, provider, request, fp, ref_sha, ref_png if reference is not None else None,
+                            idempotency_key, limits, images_dir, reader)
+        except sa.exc.IntegrityError:
+            if idempotency_key is None or attempt == 2: raise
+
+def _submit(store, user_id, provider, request, fp, ref_sha, ref_png, idempotency_key, limits, images_dir, reader):
     account = user_account(user_id)
     with store.transaction() as conn:
         if idempotency_key is not None:
             replay = _replay(conn, user_id, idempotency_key, fp)
             if replay is not None: return replay
-        text, caption = compose_prompt(conn, prompt=prompt, template=template, variables=variables, material=material, reader=reader)
-        rule = provider_rule(conn, provider)
-        if not rule.enabled: raise JobError(f"provider {provider.name!r} is disabled by an admin", status=503, param="provider", code="provider_disabled")
-        if reference is not None and rule.reference_images != "supported":
-            why = ("does not support reference images" if rule.reference_images == "unsupported" else
-                   "has not been confirmed to support reference images (capability 'unknown'): we do not pay to find out")
-            raise JobError(f"provider {provider.name!r} {why}; nothing was held", param="reference_image", code="capability_refused")
+        q = quote(conn, provider=provider, prompt=request["prompt"], template=request["template"], variables=request["variables"],
+                  material=request["material"], size=request["size"], n=request["n"], quality=request["quality"],
+                  reference=ref_sha is not None, limits=limits, reader=reader)
         job_id = new_id("job")
-        mock = provider.channel == "mock"
-        price_id, credits, hold_id = None, 0, None
-        if not mock:
-            try: est = estimate(conn, model=provider.model, size=size, n=n, quality=quality, reference=reference is not None)
-            except BillingError as e: raise JobError(str(e), param="size", code="no_price") from None
-            price_id, credits = est.price_id, est.credits
-            if credits:
-                try:
-                    hold_id = hold(conn, account, credits, job_id=job_id, reason=f"job {job_id}: {est.explain()}",
-                                   expires_at=utcnow() + timedelta(seconds=limits.hold_ttl_s))
-                except InsufficientCredits as e:
-                    raise JobError(str(e), status=402, param="n", code="insufficient_credits") from None
-                except BillingError as e:
-                    raise JobError(str(e), status=404, param=None, code="no_account") from None
-        if reference is not None:
+        hold_id = None
+        if q.credits:
+            try:
+                hold_id = hold(conn, account, q.credits, job_id=job_id, reason=f"job {job_id}: {q.explanation}",
+                               expires_at=utcnow() + timedelta(seconds=limits.hold_ttl_s))
+            except InsufficientCredits as e:
+                raise JobError(str(e), status=402, param="n", code="insufficient_credits") from None
+            except BillingError as e:
+                raise JobError(str(e), status=404, param=None, code="no_account") from None
+        if ref_png is not None:
             write_bytes_atomic(Path(images_dir) / "references" / f"{ref_sha}.png", ref_png)
         now = utcnow()
         conn.execute(sa.insert(jobs_table).values(
             id=job_id, user_id=user_id, account_id=account, state="queued", progress=0.0,
-            request={**request, "composed_prompt": text}, prompt=caption, size=size, n=n, quality=quality,
+            request={**request, "composed_prompt": q.prompt}, prompt=q.revised_prompt, size=q.size, n=q.n, quality=q.quality,
             reference_sha256=ref_sha, provider=provider.name, channel=provider.channel, model=provider.model,
-            price_id=price_id, hold_id=hold_id, credits_held=credits, credits_captured=0, provider_key=f"fancy-{job_id}",
+            price_id=q.price_id, hold_id=hold_id, credits_held=q.credits, credits_captured=0, provider_key=f"fancy-{job_id}",
             attempts=0, max_attempts=limits.max_attempts, created_at=now))
-        _event(conn, job_id, "created", f"user:{user_id}", credits_held=credits, price_id=price_id, channel=provider.channel,
-               caption=caption)
+        _event(conn, job_id, "created", f"user:{user_id}", credits_held=q.credits, price_id=q.price_id, channel=provider.channel,
+               caption=q.revised_prompt, price=q.explanation)
         view = job_view(conn, job_id)
         if idempotency_key is not None:
             conn.execute(sa.insert(idempotency_table).values(user_id=user_id, key=idempotency_key, request_sha256=fp, status_code=202,
@@ -575,7 +610,8 @@ def run_job(store: Store, job: dict, provider: ProviderConfig, *, worker_id: str
         if beat.lost:
             return "lost"
         stored = _store_images(result, job, images_dir)
-        fwd = (result.response or {}).get("timings", {}).get("forward_share_s") if isinstance(result.response, dict) else None
+        compute = result.response.get("compute") if isinstance(result.response, dict) else None   # our server says what it cost
+        fwd = compute.get("forward_share_s") if isinstance(compute, dict) else None
         ok = _finish(store, job, worker_id, "succeeded", images=stored, latency_s=result.record.latency_s, forward_s=fwd,
                      detail={"request_id": result.record.request_id, "attempts": result.record.attempts})
         if not ok:

@@ -602,6 +602,7 @@ class ImagesResponse(BaseModel):
     background: str = "opaque"
     usage: ImageUsage
     quality: str | None = None
+    compute: dict[str, float | int] | None = None   # this server's extra: the forward pass this request rode in, and its share
 
 class ModelCard(BaseModel):
     "The served model, in OpenAI's model shape plus what it can make."
@@ -741,7 +742,7 @@ async def _produce(state: ServerState, spec: _Spec, request: Request, n_ref: int
         data.append(item)
     body = ImagesResponse(created=int(time.time()), data=data, model=state.settings.model_id, output_format=spec.output_format,
                           size=f"{spec.width}x{spec.height}", usage=_usage_of(spec, n_ref),
-                          quality=spec.quality if spec.quality in ("low", "medium", "high") else None)
+                          quality=spec.quality if spec.quality in ("low", "medium", "high") else None, compute=_compute_of(job, spec.n))
     return 200, body.model_dump(exclude_none=True)
 
 # %% ../../nbs/21_image_server.ipynb #d73584dd
