@@ -455,6 +455,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'fancy_lib.image.billing.estimate': ('image_billing.html#estimate', 'fancy_lib/image/billing.py'),
                                          'fancy_lib.image.billing.grant': ('image_billing.html#grant', 'fancy_lib/image/billing.py'),
                                          'fancy_lib.image.billing.hold': ('image_billing.html#hold', 'fancy_lib/image/billing.py'),
+                                         'fancy_lib.image.billing.image_table': ( 'image_billing.html#image_table',
+                                                                                  'fancy_lib/image/billing.py'),
                                          'fancy_lib.image.billing.ledger_violations': ( 'image_billing.html#ledger_violations',
                                                                                         'fancy_lib/image/billing.py'),
                                          'fancy_lib.image.billing.new_id': ('image_billing.html#new_id', 'fancy_lib/image/billing.py'),

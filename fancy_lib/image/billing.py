@@ -16,9 +16,9 @@ from ..config import FancyError
 # %% auto #0
 __all__ = ['image_metadata', 'users_table', 'accounts_table', 'holds_table', 'transfers_table', 'prices_table', 'ISSUANCE',
            'REVENUE', 'POSTED', 'MAX_CREDITS', 'QUALITIES', 'BillingError', 'InsufficientCredits', 'HoldClosed',
-           'utcnow', 'new_id', 'Balance', 'user_account', 'ensure_system_accounts', 'open_account', 'balance', 'grant',
-           'adjust', 'hold', 'capture', 'release', 'statement', 'Estimate', 'set_price', 'current_prices', 'estimate',
-           'Violation', 'ledger_violations']
+           'image_table', 'utcnow', 'new_id', 'Balance', 'user_account', 'ensure_system_accounts', 'open_account',
+           'balance', 'grant', 'adjust', 'hold', 'capture', 'release', 'statement', 'Estimate', 'set_price',
+           'current_prices', 'estimate', 'Violation', 'ledger_violations']
 
 # %% ../../nbs/23_image_billing.ipynb #024f171e
 class BillingError(FancyError, ValueError):
@@ -35,8 +35,13 @@ class HoldClosed(BillingError):
 
 image_metadata = sa.MetaData()
 
-users_table = sa.Table(
-    "users", image_metadata,
+def image_table(name: str, *columns) -> sa.Table:
+    "A table of `image_metadata`; defining it again (a notebook cell run twice, two notebooks in one process) replaces it."
+    if name in image_metadata.tables: image_metadata.remove(image_metadata.tables[name])
+    return sa.Table(name, image_metadata, *columns)
+
+users_table = image_table(
+    "users",
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.Text, nullable=False),
@@ -44,8 +49,8 @@ users_table = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("disabled_at", sa.DateTime),
 )
-accounts_table = sa.Table(
-    "accounts", image_metadata,
+accounts_table = image_table(
+    "accounts",
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), unique=True),
@@ -53,8 +58,8 @@ accounts_table = sa.Table(
     sa.Column("held", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
-holds_table = sa.Table(
-    "holds", image_metadata,
+holds_table = image_table(
+    "holds",
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("account_id", sa.String(64), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("job_id", sa.String(40), unique=True),
@@ -67,8 +72,8 @@ holds_table = sa.Table(
     sa.Column("expires_at", sa.DateTime),
     sa.Column("closed_at", sa.DateTime),
 )
-transfers_table = sa.Table(
-    "transfers", image_metadata,
+transfers_table = image_table(
+    "transfers",
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("debit_account", sa.String(64), sa.ForeignKey("accounts.id"), nullable=False),
@@ -80,8 +85,8 @@ transfers_table = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )
-prices_table = sa.Table(
-    "prices", image_metadata,
+prices_table = image_table(
+    "prices",
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("model", sa.String(80), nullable=False),
     sa.Column("size", sa.String(16), nullable=False),

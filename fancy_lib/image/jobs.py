@@ -17,7 +17,7 @@ from ..config import FancyError, did_you_mean
 from ..files import write_bytes_atomic
 from ..records import RunRecord
 from ..store import Store, write_runs
-from .billing import (BillingError, InsufficientCredits, image_metadata, accounts_table, holds_table,
+from .billing import (BillingError, InsufficientCredits, image_metadata, image_table, accounts_table, holds_table,
     transfers_table, users_table, utcnow, new_id, user_account, balance, estimate, hold, capture, release,
     ledger_violations, Violation, REVENUE, ISSUANCE, QUALITIES)
 from .caption import CaptionError, PromptError, read_prompt
@@ -33,8 +33,8 @@ __all__ = ['jobs_table', 'job_images_table', 'job_events_table', 'idempotency_ta
            'Worker', 'LedgerCheck', 'ledger_check']
 
 # %% ../../nbs/24_image_jobs.ipynb #d6220009
-jobs_table = sa.Table(
-    "jobs", image_metadata,
+jobs_table = image_table(
+    "jobs",
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
     sa.Column("account_id", sa.String(64), sa.ForeignKey("accounts.id"), nullable=False),
@@ -68,8 +68,8 @@ jobs_table = sa.Table(
     sa.Column("forward_s", sa.Float),
     sa.Column("run_id", sa.String(200)),
 )
-job_images_table = sa.Table(
-    "job_images", image_metadata,
+job_images_table = image_table(
+    "job_images",
     sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("k", sa.Integer, primary_key=True),
     sa.Column("path", sa.Text, nullable=False),
@@ -78,8 +78,8 @@ job_images_table = sa.Table(
     sa.Column("width", sa.Integer, nullable=False),
     sa.Column("height", sa.Integer, nullable=False),
 )
-job_events_table = sa.Table(
-    "job_events", image_metadata,
+job_events_table = image_table(
+    "job_events",
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False),
     sa.Column("event", sa.String(32), nullable=False),
@@ -87,8 +87,8 @@ job_events_table = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
 )
-idempotency_table = sa.Table(
-    "idempotency_keys", image_metadata,
+idempotency_table = image_table(
+    "idempotency_keys",
     sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("request_sha256", sa.String(64), nullable=False),
@@ -98,16 +98,16 @@ idempotency_table = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
 )
-templates_table = sa.Table(
-    "templates", image_metadata,
+templates_table = image_table(
+    "templates",
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("variables", sa.JSON, nullable=False),
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
-provider_settings_table = sa.Table(
-    "provider_settings", image_metadata,
+provider_settings_table = image_table(
+    "provider_settings",
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("reference_images", sa.String(16), nullable=False),
     sa.Column("max_concurrency", sa.Integer, nullable=False),
