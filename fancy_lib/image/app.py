@@ -20,12 +20,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..config import FancyError
 from ..store import Store, open_store
-from .billing import (BillingError, InsufficientCredits, image_metadata, users_table, accounts_table, holds_table, utcnow, new_id,
+from .billing import (BillingError, InsufficientCredits, image_metadata, image_table, users_table, accounts_table, holds_table, utcnow, new_id,
     open_account, user_account, balance, grant, adjust, statement, set_price, current_prices, QUALITIES)
 from .client import ProviderConfig, load_providers, REFERENCE_SUPPORT
 from fancy_lib.image.jobs import (JobError, JobLimits, jobs_table, job_images_table, job_events_table, submit, job_view, history,
     cancel, set_template, templates, provider_rule, set_provider_rule, ledger_check, canonical_prompt, WorkerConfig, Worker, quote,
     check_reference)
+from .metrics import metrics_router
 
 # %% auto #0
 __all__ = ['sessions_table', 'api_keys_table', 'app_settings_table', 'USERNAME_RE', 'StateDep', 'TokenDep', 'CurrentUser',
@@ -73,16 +74,16 @@ class AppSettings(BaseSettings):
                             reconcile_every_s=self.reconcile_every_s, images_dir=str(self.images_dir))
 
 # %% ../../nbs/25_image_app.ipynb #0f2d8a82
-sessions_table = sa.Table(
-    "sessions", image_metadata,
+sessions_table = image_table(
+    "sessions",
     sa.Column("token_sha256", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime),
 )
-api_keys_table = sa.Table(
-    "api_keys", image_metadata,
+api_keys_table = image_table(
+    "api_keys",
     sa.Column("key_sha256", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False),
     sa.Column("prefix", sa.String(16), nullable=False),
@@ -90,8 +91,8 @@ api_keys_table = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime),
 )
-app_settings_table = sa.Table(
-    "app_settings", image_metadata,
+app_settings_table = image_table(
+    "app_settings",
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.JSON, nullable=False),
     sa.Column("actor", sa.String(80), nullable=False),
@@ -642,7 +643,7 @@ def admin_ledger_check(admin: AdminUser, state: StateDep) -> dict[str, Any]:
     return {"ok": chk.ok, "counts": chk.counts, "violations": [str(v) for v in chk.violations]}
 
 # %% ../../nbs/25_image_app.ipynb #f66b7c7a
-ROUTERS = (auth_router, keys_router, estimate_router, jobs_router, account_router, admin_router)
+ROUTERS = (auth_router, keys_router, estimate_router, jobs_router, account_router, admin_router, metrics_router)
 
 class _BodyLimit:
     "Refuse a request body over `limit` bytes with a 413 before it is read into memory (pure ASGI)."
