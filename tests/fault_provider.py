@@ -13,7 +13,7 @@ Which fault a request meets is a function of its idempotency key, its attempt nu
 a run is reproducible. `GET /stats` says how many images each key made: the suite proves that no key
 ever generated twice.
 
-    python tests/fault_provider.py --port 8123 --fail 0.1 --timeout 0.1 --slow 0.1 --garbage 0.05 --delay 3
+    python tests/fault_provider.py --port 8123 --fail 0.1 --timeout 0.1 --slow 0.1 --garbage 0.05 --delay 3 --slow-delay 0.3
 """
 import argparse
 import asyncio
@@ -84,10 +84,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     for name in ("fail", "timeout", "slow", "garbage"): ap.add_argument(f"--{name}", type=float, default=0.0)
-    ap.add_argument("--delay", type=float, default=3.0)
+    ap.add_argument("--delay", type=float, default=3.0, help="seconds a 'timeout' answer is late (above the client's timeout)")
+    ap.add_argument("--slow-delay", type=float, default=0.3, help="seconds a 'slow' answer is late (below the client's timeout)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    app = make_app(fail=a.fail, timeout=a.timeout, slow=a.slow, garbage=a.garbage, delay_s=a.delay, seed=a.seed)
+    app = make_app(fail=a.fail, timeout=a.timeout, slow=a.slow, garbage=a.garbage, delay_s=a.delay, slow_s=a.slow_delay, seed=a.seed)
     uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning")
 
 

@@ -33,7 +33,7 @@ from fancy_lib.store import Store
 PROMPTS = ["a small red circle on the left on a white background", "a large blue square at the top on a black background",
            "a small green triangle in the center on a gray background", "a large purple cross at the bottom on a white background"]
 USERS, JOBS_PER_USER, GRANT, PRICE = 8, 6, 40, 2
-FAULTS = {"fail": 0.12, "timeout": 0.10, "slow": 0.10, "garbage": 0.06}
+FAULTS = {"fail": 0.12, "timeout": 0.10, "slow": 0.30, "garbage": 0.06}   # slow answers take 0.6 s: jobs are in flight long enough to kill one
 
 
 def _wait_http(url, proc, timeout=60):
@@ -58,7 +58,7 @@ def system(request, tmp_path):
     if request.param == "sqlite": url = f"sqlite:///{tmp_path}/store.db"
     else: url = new_database(request.getfixturevalue("postgres_server"))
     pport, aport = free_port(), free_port()
-    prov = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fault_provider.py"), "--port", str(pport), "--delay", "2.5",
+    prov = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fault_provider.py"), "--port", str(pport), "--delay", "2.5", "--slow-delay", "0.6",
                              *[a for k, v in FAULTS.items() for a in (f"--{k}", str(v))]],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     providers = tmp_path / "providers.toml"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..config import FancyError
-from ..store import Store, open_store
+from ..store import Store, StoreError, open_store
 from .billing import (BillingError, InsufficientCredits, image_metadata, image_table, users_table, accounts_table, holds_table, utcnow, new_id,
     open_account, user_account, balance, grant, adjust, statement, set_price, current_prices, QUALITIES)
 from .client import ProviderConfig, load_providers, REFERENCE_SUPPORT
@@ -125,11 +125,14 @@ def create_user(conn, username: str, password: str, *, is_admin: bool = False, g
     if not isinstance(password, str) or not min_password_chars <= len(password) <= 256:
         raise JobError(f"password: expected {min_password_chars} to 256 characters (got {len(password) if isinstance(password, str) else type(password).__name__})",
                        param="password", code="weak_password")
-    if conn.execute(sa.select(users_table.c.id).where(users_table.c.username == username)).first() is not None:
-        raise JobError(f"username {username!r} is taken", status=409, param="username", code="username_taken")
+    taken = JobError(f"username {username!r} is taken", status=409, param="username", code="username_taken")
+    if conn.execute(sa.select(users_table.c.id).where(users_table.c.username == username)).first() is not None: raise taken
     uid = new_id("usr")
-    conn.execute(sa.insert(users_table).values(id=uid, username=username, password_hash=_hasher().hash(password),
-                                               is_admin=bool(is_admin), created_at=utcnow()))
+    try:
+        with conn.begin_nested():      # the same name registered at the same moment elsewhere: a 409, not a 500
+            conn.execute(sa.insert(users_table).values(id=uid, username=username, password_hash=_hasher().hash(password),
+                                                       is_admin=bool(is_admin), created_at=utcnow()))
+    except sa.exc.IntegrityError: raise taken from None
     acct = open_account(conn, uid)
     if grant_credits: grant(conn, acct, grant_credits, reason="sign-up grant", actor="system")
     return {"id": uid, "username": username, "is_admin": bool(is_admin)}
@@ -252,6 +255,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _bill(request, e: BillingError): return _err(400, str(e), "invalid_request_error", None, "billing_refused")
     @app.exception_handler(InsufficientCredits)
     async def _short(request, e: InsufficientCredits): return _err(402, str(e), "invalid_request_error", "credits", "insufficient_credits")
+    @app.exception_handler(StoreError)
+    async def _store(request, e: StoreError):   # the database is unreachable or stayed locked: say so, the client may retry
+        return _err(503, f"the job store cannot answer right now: {e}", "server_error", None, "store_unavailable", {"retry-after": "1"})
     @app.exception_handler(AuthError)
     async def _auth(request, e: AuthError):
         return _err(e.status, str(e), "authentication_error" if e.status == 401 else "permission_error", None, e.code,

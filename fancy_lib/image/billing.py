@@ -126,9 +126,11 @@ def user_account(user_id: str) -> str:
     return f"user:{user_id}"
 
 def _ensure_account(conn, account_id: str, kind: str, user_id: str | None = None) -> None:
-    if conn.execute(sa.select(accounts_table.c.id).where(accounts_table.c.id == account_id)).first() is None:
-        conn.execute(sa.insert(accounts_table).values(id=account_id, kind=kind, user_id=user_id, balance=0, held=0,
-                                                      created_at=utcnow()))
+    "Create the account unless it exists: one INSERT ... ON CONFLICT DO NOTHING, so two first sign-ups at once cannot both create it."
+    if conn.dialect.name == "postgresql": from sqlalchemy.dialects.postgresql import insert
+    else: from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(accounts_table).values(id=account_id, kind=kind, user_id=user_id, balance=0, held=0, created_at=utcnow())
+                 .on_conflict_do_nothing(index_elements=["id"]))
 
 def ensure_system_accounts(conn) -> None:
     "Create the issuance and revenue accounts when missing."

@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from PIL import Image
 
+import logging
 from ..checks import check_int
 from ..config import FancyError, did_you_mean
 from ..files import write_bytes_atomic
@@ -26,7 +27,7 @@ from .client import (ImageClient, ProviderConfig, ProviderError, ProviderTimeout
 
 # %% auto #0
 __all__ = ['jobs_table', 'job_images_table', 'job_events_table', 'idempotency_table', 'templates_table',
-           'provider_settings_table', 'JOB_STATES', 'TERMINAL', 'VARIABLE_TYPES', 'JobError', 'set_template',
+           'provider_settings_table', 'JOB_STATES', 'TERMINAL', 'VARIABLE_TYPES', 'log', 'JobError', 'set_template',
            'templates', 'canonical_prompt', 'compose_prompt', 'ProviderRule', 'provider_rule', 'set_provider_rule',
            'JobLimits', 'check_reference', 'Quote', 'quote', 'submit', 'job_view', 'history', 'cancel',
            'recover_expired', 'claim', 'run_job', 'ReconcileReport', 'expire_stale', 'reconcile', 'WorkerConfig',
@@ -686,8 +687,10 @@ class WorkerConfig:
     reconcile_every_s: float = 30.0
     images_dir: str = "image_jobs"
 
+log = logging.getLogger("fancy_lib.image.jobs")
+
 class Worker:
-    "Claims and runs jobs until stopped."
+    "Claims and runs jobs until stopped; what goes wrong in a slot is logged (`fancy_lib.image.jobs`) and the slot carries on."
     def __init__(self, store: Store, providers: dict[str, ProviderConfig], config: WorkerConfig = WorkerConfig(), *,
                  worker_id: str | None = None, http_client=None):
         self.store, self.providers, self.config = store, providers, config
@@ -699,11 +702,18 @@ class Worker:
         wid = f"{self.id}/{k}"
         while not self.stop.is_set():
             try: job = claim(self.store, wid, self.providers, lease_s=self.config.lease_s)
-            except Exception: job = None; self.stop.wait(self.config.poll_s)
+            except Exception as e:
+                log.warning("%s: claiming failed, will try again: %s: %s", wid, type(e).__name__, e)
+                job = None
             if job is None:
                 self.stop.wait(self.config.poll_s); continue
-            state = run_job(self.store, job, self.providers[job["provider"]], worker_id=wid, images_dir=self.config.images_dir,
-                            lease_s=self.config.lease_s, http_client=self.http_client)
+            try:
+                state = run_job(self.store, job, self.providers[job["provider"]], worker_id=wid, images_dir=self.config.images_dir,
+                                lease_s=self.config.lease_s, http_client=self.http_client)
+            except Exception as e:   # the job's lease runs out and another claim (or reconcile) takes it over
+                log.exception("%s: job %s: the worker failed while running it; its lease will expire", wid, job["id"])
+                state = "worker_error"
+            log.info("%s: job %s %s", wid, job["id"], state)
             self.done[state] = self.done.get(state, 0) + 1
 
     def run(self) -> None:
@@ -712,9 +722,11 @@ class Worker:
         for t in threads: t.start()
         try:
             while not self.stop.wait(self.config.reconcile_every_s):
-                try: reconcile(self.store, self.providers, after_s=self.config.reconcile_after_s, worker_id=f"{self.id}/reconcile",
-                               images_dir=self.config.images_dir, lease_s=self.config.lease_s, http_client=self.http_client)
-                except Exception: pass
+                try:
+                    rep = reconcile(self.store, self.providers, after_s=self.config.reconcile_after_s, worker_id=f"{self.id}/reconcile",
+                                    images_dir=self.config.images_dir, lease_s=self.config.lease_s, http_client=self.http_client)
+                    if rep.expired or rep.retried: log.info("%s: reconcile: %s", self.id, rep)
+                except Exception as e: log.warning("%s: the reconcile pass failed, will try again: %s: %s", self.id, type(e).__name__, e)
         except KeyboardInterrupt: self.stop.set()
         for t in threads: t.join()
 
