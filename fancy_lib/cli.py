@@ -16,7 +16,7 @@ from . import runs as _runs
 __all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'site_cmd',
            'batch_cmd', 'scan_cmd', 'failures_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd',
            'image_grp', 'image_serve_cmd', 'jobs_grp', 'jobs_serve_cmd', 'jobs_worker_cmd', 'jobs_reconcile_cmd',
-           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd']
+           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd', 'demo_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -517,3 +517,99 @@ def ledger_check_cmd(no_files):
     click.echo(str(chk))
     for v in chk.violations[:20]: click.echo(f"  {v}")
     sys.exit(0 if chk.ok else 1)
+
+# %% ../nbs/30_cli.ipynb #c7c07792
+def _after_up(url: str, *steps) -> None:
+    "Run `steps` in order in a thread once this server answers at `url` (the worker and the previews call this server)."
+    import threading, time, httpx
+    def go():
+        for _ in range(1200):
+            try:
+                if httpx.get(url, timeout=1).status_code == 200: break
+            except httpx.HTTPError: pass
+            time.sleep(0.1)
+        for step in steps:
+            try: step()
+            except Exception as e: click.echo(f"error: {getattr(step, '__name__', step)}: {type(e).__name__}: {e}", err=True)
+    threading.Thread(target=go, daemon=True, name="demo-start").start()
+
+def _demo_admin(state, settings) -> str:
+    "Make the first admin account `admin` unless it exists; the line that says how to log in as it."
+    import os, secrets
+    from fancy_lib.image.app import create_user, signup_grant
+    from fancy_lib.image.jobs import JobError
+    given = os.environ.get("FANCY_DEMO_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(12)
+    try:
+        with state.store.transaction() as conn:
+            create_user(conn, "admin", password, is_admin=True, min_password_chars=settings.min_password_chars,
+                        grant_credits=signup_grant(conn, settings))
+    except JobError as e:
+        if e.code != "username_taken": _fail_input(f"FANCY_DEMO_ADMIN_PASSWORD: {e}")
+        return "admin:     the account 'admin' exists already (its password was printed when it was made)"
+    if given: return "admin:     user 'admin', password from FANCY_DEMO_ADMIN_PASSWORD"
+    return f"admin:     user 'admin', password {password}   (printed this once: set FANCY_DEMO_ADMIN_PASSWORD to choose it)"
+
+@app.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8200, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="Stores, job images and previews. Default: demo_data/ in the project.")
+@click.option("--store-url", default=None, help="A database URL (PostgreSQL) for the stores instead of <data-dir>/store.db.")
+@click.option("--provider", default=None, help="Send the jobs to this provider of the providers file (an OpenAI-compatible server) "
+              "instead of the bundled model.")
+@click.option("--providers-file", default=None, type=click.Path(dir_okay=False), help="With --provider. Default: settings.ini image_providers_file.")
+@click.option("--model", "model_path", default=None, help="The model to serve without --provider. Default: settings.ini image_model_path (bundled).")
+@click.option("--threads", "torch_threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch threads of the model server.")
+def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_path, torch_threads):
+    "The demo site in one process: model server, job worker, back end and Gradio UI; prints the URL and the first admin's password."
+    import os, secrets, uvicorn
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from fancy_lib.image.app import create_app, include_routes, load_state
+    from fancy_lib.image.client import ProviderConfig, RetryPolicy
+    from fancy_lib.image.ui import make_previews, mount_ui, seed_demo_templates
+    from fancy_lib.store import Store
+    s = load_settings()
+    data = (Path(data_dir) if data_dir else s.root / "demo_data").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    settings = _app_settings(store_url=store_url or f"sqlite:///{data}/store.db", images_dir=data / "jobs", providers_file=providers_file)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+    try:
+        store = Store(settings.store_url)
+        if provider is None:
+            from fancy_lib.image.server import create_app as images_app
+            path = Path(model_path) if model_path else s.image_model_path
+            key = "sk-demo-" + secrets.token_urlsafe(16)       # the jobs' own key to this server's Images API
+            me = ProviderConfig(name="self", model="fancy-image", base_url=f"{base}/v1", api_key=key, timeout_s=120,
+                                reference_images="supported", prices={"default": 1}, retry=RetryPolicy(max_attempts=3))
+            web = images_app(path, api_keys=[key], usage_log_path=data / "usage.jsonl", store=store, torch_threads=torch_threads)
+            state = load_state(settings.model_copy(update={"provider": "self"}), store=store, providers={"self": me})
+            include_routes(web, state)
+            sizes, target = web.state.server.info.sizes, f"the bundled model {path} behind this server's Images API ({base}/v1)"
+        else:
+            state = load_state(settings.model_copy(update={"provider": provider}), store=store)
+            web = create_app(state=state)
+            p = state.provider
+            sizes = list(dict.fromkeys(k for k in (p.default_size, *p.prices) if k and "x" in k)) or ["32x32"]
+            target = f"provider {p.name!r} ({p.channel} channel, {p.base_url or 'drawn locally'})"
+    except (FancyError, FileNotFoundError) as e: _fail_input(e)
+    added = seed_demo_templates(state.store)
+    admin_line = _demo_admin(state, settings)
+    previews = data / "previews"
+    mount_ui(web, base, previews_dir=previews, sizes=sizes, max_n=settings.max_n,
+             channel={"provider": state.provider.name, "channel": state.provider.channel})
+    def previews_made():
+        pv = make_previews(state.store, state.provider, previews, size=sizes[0])   # the size a job gets by default
+        bad = [f"{n}: {v['error']}" for n, v in pv.items() if v["error"]]
+        click.echo(f"previews:  {len(pv) - len(bad)} of {len(pv)} in {previews}" + "".join(f"\n  {b}" for b in bad))
+    def ready(): click.echo(f"ready:     open {base}/ui/"); sys.stdout.flush()
+    _after_up(f"{base}/health", state.start_worker, previews_made, ready)
+    click.echo(f"fancy demo: model server, job worker, back end and UI in one process\n"
+               f"site:      {base}/ui/   (job API {base}/api, OpenAPI {base}/openapi.json)\n"
+               f"jobs go to {target}\n"
+               f"data:      {data} (store {state.store.where}, images {settings.images_dir})\n"
+               f"templates: {len(added)} seeded" + (f" ({', '.join(added)})" if added else " (all there already)") + "\n"
+               f"{admin_line}")
+    sys.stdout.flush()
+    try: uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally: state.stop_worker()
