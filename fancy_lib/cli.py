@@ -16,7 +16,7 @@ from . import runs as _runs
 __all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'site_cmd',
            'batch_cmd', 'scan_cmd', 'failures_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd',
            'image_grp', 'image_serve_cmd', 'jobs_grp', 'jobs_serve_cmd', 'jobs_worker_cmd', 'jobs_reconcile_cmd',
-           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd', 'demo_cmd']
+           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd', 'demo_cmd', 'smoke_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -398,16 +398,38 @@ def _app_state(settings, providers=None):
     try: return load_state(settings, providers=providers)
     except FancyError as e: _fail_input(e)
 
-def _worker_when_up(state, url: str) -> None:
-    "Start the in-process worker once this server answers at `url` (its jobs call this server)."
+def _after_up(url: str, *steps) -> None:
+    "Run `steps` in order in a thread once this server answers at `url` (the worker and the previews call this server)."
     import threading, time, httpx
     def go():
-        for _ in range(600):
+        for _ in range(1200):
             try:
                 if httpx.get(url, timeout=1).status_code == 200: break
-            except httpx.HTTPError: time.sleep(0.1)
-        state.start_worker()
-    threading.Thread(target=go, daemon=True, name="start-worker").start()
+            except httpx.HTTPError: pass
+            time.sleep(0.1)
+        for step in steps:
+            try: step()
+            except Exception as e: click.echo(f"error: {getattr(step, '__name__', step)}: {type(e).__name__}: {e}", err=True)
+    threading.Thread(target=go, daemon=True, name="start-after-up").start()
+
+def _self_served(path, settings, base: str, *, store, usage_log, torch_threads: int):
+    "(app, state): the Images API of the model at `path`, with the job API mounted and the jobs sent to it (a real HTTP call to itself)."
+    import secrets
+    from fancy_lib.image.app import include_routes, load_state
+    from fancy_lib.image.client import ProviderConfig, RetryPolicy
+    from fancy_lib.image.server import create_app as images_app
+    key = "sk-jobs-" + secrets.token_urlsafe(16)        # the jobs' own key to this server's Images API
+    me = ProviderConfig(name="self", model="fancy-image", base_url=f"{base}/v1", api_key=key, timeout_s=120,
+                        reference_images="supported", prices={"default": 1}, retry=RetryPolicy(max_attempts=3))
+    web = images_app(path, api_keys=[key], usage_log_path=usage_log, store=store, torch_threads=torch_threads)
+    state = load_state(settings.model_copy(update={"provider": "self"}), store=store, providers={"self": me})
+    include_routes(web, state)
+    return web, state
+
+def _log_to_stderr() -> None:
+    "What workers do and what goes wrong in them, on stderr (a long-running command's log)."
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 @app.group("jobs")
 def jobs_grp():
@@ -422,10 +444,10 @@ def jobs_grp():
 @click.option("--threads", "torch_threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch threads (with --model).")
 def jobs_serve_cmd(host, port, with_worker, model_path, torch_threads):
     "Serve the job API (POST /api/jobs -> 202, poll, download; accounts, balance, admin); OpenAPI at /openapi.json."
-    import secrets, uvicorn
-    from fancy_lib.image.app import create_app, include_routes
-    from fancy_lib.image.client import ProviderConfig, RetryPolicy
+    import uvicorn
+    from fancy_lib.image.app import create_app
     settings = _app_settings()
+    if with_worker: _log_to_stderr()
     if model_path is None:
         state = _app_state(settings)
         web = create_app(state=state, with_worker=with_worker)
@@ -433,21 +455,15 @@ def jobs_serve_cmd(host, port, with_worker, model_path, torch_threads):
     else:
         import os
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from fancy_lib.image.server import create_app as images_app
-        from fancy_lib.store import open_store
+        from fancy_lib.store import Store, open_store
         s = load_settings()
         path = s.image_model_path if model_path == "bundled" else Path(model_path)
-        key = "sk-jobs-" + secrets.token_urlsafe(16)        # the jobs' own key to this server's Images API
-        me = ProviderConfig(name="self", model="fancy-image", base_url=f"http://127.0.0.1:{port}/v1", api_key=key, timeout_s=120,
-                            reference_images="supported", prices={"default": 1}, retry=RetryPolicy(max_attempts=3))
         try:
-            store = open_store()
-            web = images_app(path, api_keys=[key], usage_log_path=s.runs_dir / "image_server" / "usage.jsonl", store=store,
-                             torch_threads=torch_threads)
+            web, state = _self_served(path, settings, f"http://127.0.0.1:{port}", torch_threads=torch_threads,
+                                      store=Store(settings.store_url) if settings.store_url else open_store(),
+                                      usage_log=s.runs_dir / "image_server" / "usage.jsonl")
         except (FancyError, FileNotFoundError) as e: _fail_input(e)
-        state = _app_state(settings.model_copy(update={"provider": "self"}), providers={"self": me})
-        include_routes(web, state)
-        if with_worker: _worker_when_up(state, f"http://127.0.0.1:{port}/health")
+        if with_worker: _after_up(f"http://127.0.0.1:{port}/health", state.start_worker)
         target = f"this server's Images API of {path}"
     click.echo(f"job API on http://{host}:{port}/api (OpenAPI: /openapi.json), store {state.store.where}, jobs go to {target}"
                + (", with a worker" if with_worker else ", no worker in this process (run `fancy jobs worker`)"), err=True)
@@ -460,6 +476,7 @@ def jobs_worker_cmd(slots):
     import signal
     from fancy_lib.image.jobs import Worker
     settings = _app_settings(worker_slots=slots)
+    _log_to_stderr()
     state = _app_state(settings)
     w = Worker(state.store, {state.provider.name: state.provider}, settings.worker_config())
     signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
@@ -519,20 +536,6 @@ def ledger_check_cmd(no_files):
     sys.exit(0 if chk.ok else 1)
 
 # %% ../nbs/30_cli.ipynb #c7c07792
-def _after_up(url: str, *steps) -> None:
-    "Run `steps` in order in a thread once this server answers at `url` (the worker and the previews call this server)."
-    import threading, time, httpx
-    def go():
-        for _ in range(1200):
-            try:
-                if httpx.get(url, timeout=1).status_code == 200: break
-            except httpx.HTTPError: pass
-            time.sleep(0.1)
-        for step in steps:
-            try: step()
-            except Exception as e: click.echo(f"error: {getattr(step, '__name__', step)}: {type(e).__name__}: {e}", err=True)
-    threading.Thread(target=go, daemon=True, name="demo-start").start()
-
 def _demo_admin(state, settings) -> str:
     "Make the first admin account `admin` unless it exists; the line that says how to log in as it."
     import os, secrets
@@ -562,11 +565,10 @@ def _demo_admin(state, settings) -> str:
 @click.option("--threads", "torch_threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch threads of the model server.")
 def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_path, torch_threads):
     "The demo site in one process: model server, job worker, back end and Gradio UI; prints the URL and the first admin's password."
-    import os, secrets, uvicorn
+    import os, uvicorn
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from fancy_lib.image.app import create_app, include_routes, load_state
-    from fancy_lib.image.client import ProviderConfig, RetryPolicy
+    from fancy_lib.image.app import create_app, load_state
     from fancy_lib.image.ui import make_previews, mount_ui, seed_demo_templates
     from fancy_lib.store import Store
     s = load_settings()
@@ -577,14 +579,8 @@ def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_pa
     try:
         store = Store(settings.store_url)
         if provider is None:
-            from fancy_lib.image.server import create_app as images_app
             path = Path(model_path) if model_path else s.image_model_path
-            key = "sk-demo-" + secrets.token_urlsafe(16)       # the jobs' own key to this server's Images API
-            me = ProviderConfig(name="self", model="fancy-image", base_url=f"{base}/v1", api_key=key, timeout_s=120,
-                                reference_images="supported", prices={"default": 1}, retry=RetryPolicy(max_attempts=3))
-            web = images_app(path, api_keys=[key], usage_log_path=data / "usage.jsonl", store=store, torch_threads=torch_threads)
-            state = load_state(settings.model_copy(update={"provider": "self"}), store=store, providers={"self": me})
-            include_routes(web, state)
+            web, state = _self_served(path, settings, base, store=store, usage_log=data / "usage.jsonl", torch_threads=torch_threads)
             sizes, target = web.state.server.info.sizes, f"the bundled model {path} behind this server's Images API ({base}/v1)"
         else:
             state = load_state(settings.model_copy(update={"provider": provider}), store=store)
@@ -603,6 +599,7 @@ def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_pa
         bad = [f"{n}: {v['error']}" for n, v in pv.items() if v["error"]]
         click.echo(f"previews:  {len(pv) - len(bad)} of {len(pv)} in {previews}" + "".join(f"\n  {b}" for b in bad))
     def ready(): click.echo(f"ready:     open {base}/ui/"); sys.stdout.flush()
+    _log_to_stderr()
     _after_up(f"{base}/health", state.start_worker, previews_made, ready)
     click.echo(f"fancy demo: model server, job worker, back end and UI in one process\n"
                f"site:      {base}/ui/   (job API {base}/api, OpenAPI {base}/openapi.json)\n"
@@ -613,3 +610,22 @@ def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_pa
     sys.stdout.flush()
     try: uvicorn.run(web, host=host, port=port, log_level="warning")
     finally: state.stop_worker()
+
+# %% ../nbs/30_cli.ipynb #0e9da2e6
+@app.command("smoke")
+@click.argument("url")
+@click.option("--user", "username", default="smoke-bot", show_default=True, help="The smoke account.")
+@click.option("--password-env", default="FANCY_SMOKE_PASSWORD", show_default=True, metavar="VAR", help="Environment variable with its password.")
+@click.option("--no-register", is_flag=True, help="Fail when the account does not exist instead of registering it.")
+@click.option("--no-page", is_flag=True, help="An API-only deployment: do not expect a page at URL.")
+@click.option("--timeout", "timeout_s", default=120.0, show_default=True, type=click.FloatRange(min=1), help="Seconds the job may take.")
+def smoke_cmd(url, username, password_env, no_register, no_page, timeout_s):
+    "Acceptance checks of a deployed demo at URL; exit 1 naming the first failed check."
+    import os
+    from fancy_lib.image.smoke import SmokeError, run_smoke
+    password = os.environ.get(password_env)
+    if not password: _fail_input(f"--password-env {password_env}: the variable is not set or empty (it holds the smoke account's password)")
+    try: rep = run_smoke(url, username=username, password=password, register=not no_register, page=not no_page,
+                         timeout_s=timeout_s, echo=click.echo)
+    except SmokeError as e: _fail_input(e)
+    sys.exit(rep.exit_code)

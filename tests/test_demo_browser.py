@@ -364,3 +364,19 @@ def test_the_mock_channel_is_badged_everywhere_and_never_billed(demos, new_page)
     shot(page, "12_mock_channel")
     page.get_by_role("tab", name="History").click()
     expect(page.locator("#history .mock-badge")).to_have_count(1)
+
+
+def _smoke(url, password="smoke-password-1"):
+    env = {**os.environ, "FANCY_SMOKE_PASSWORD": password}
+    return subprocess.run([str(BIN / "fancy"), "smoke", url, "--timeout", "60"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_fancy_smoke_passes_on_the_demo_and_names_a_provider_failure(demos):
+    r = _smoke(demos["bundled"]["url"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"ok\s+page assets", r.stdout) and re.search(r"ok\s+download", r.stdout), r.stdout
+    r = _smoke(demos["faulty"]["url"])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(r"FAIL\s+job .*provider 'faulty'.*refunded", r.stdout), r.stdout
+    assert re.search(r"ok\s+balance .*refunded", r.stdout), r.stdout
