@@ -31,16 +31,16 @@ from .metrics import metrics_router
 # %% auto #0
 __all__ = ['sessions_table', 'api_keys_table', 'app_settings_table', 'USERNAME_RE', 'StateDep', 'TokenDep', 'CurrentUser',
            'AdminUser', 'ERRORS', 'auth_router', 'keys_router', 'jobs_router', 'estimate_router', 'account_router',
-           'admin_router', 'ROUTERS', 'AppSettings', 'AuthError', 'create_user', 'signup_grant', 'login',
+           'info_router', 'admin_router', 'ROUTERS', 'AppSettings', 'AuthError', 'create_user', 'signup_grant', 'login',
            'authenticate', 'logout', 'new_api_key', 'AppState', 'get_state', 'current_user', 'admin_user', 'ErrorBody',
            'ErrorOut', 'install_error_handlers', 'Credentials', 'UserOut', 'TokenOut', 'BalanceOut', 'register',
            'login_route', 'logout_route', 'KeyIn', 'KeyOut', 'create_key', 'list_keys', 'revoke_key', 'JobIn',
            'CreditsOut', 'ImageOut', 'JobErrorOut', 'JobOut', 'create_job', 'QuoteOut', 'estimate_job', 'get_job',
-           'get_image', 'cancel_job', 'LedgerEntryOut', 'me', 'get_balance', 'get_ledger', 'get_history', 'TemplateOut',
-           'list_templates', 'PriceIn', 'ProviderRuleIn', 'GrantIn', 'SignupGrantIn', 'TemplateIn', 'admin_prices',
-           'admin_set_price', 'admin_providers', 'admin_set_provider', 'admin_grant', 'admin_adjust',
-           'admin_get_signup', 'admin_set_signup', 'admin_set_template', 'admin_audit', 'admin_ledger_check',
-           'include_routes', 'seed_prices', 'load_state', 'create_app']
+           'get_image', 'cancel_job', 'LedgerEntryOut', 'InfoOut', 'info', 'me', 'get_balance', 'get_ledger',
+           'get_history', 'TemplateOut', 'list_templates', 'PriceIn', 'ProviderRuleIn', 'GrantIn', 'SignupGrantIn',
+           'TemplateIn', 'admin_prices', 'admin_set_price', 'admin_providers', 'admin_set_provider', 'admin_grant',
+           'admin_adjust', 'admin_get_signup', 'admin_set_signup', 'admin_set_template', 'admin_audit',
+           'admin_ledger_check', 'include_routes', 'seed_prices', 'load_state', 'create_app']
 
 # %% ../../nbs/25_image_app.ipynb #d79d16d2
 class AppSettings(BaseSettings):
@@ -494,6 +494,26 @@ class LedgerEntryOut(BaseModel):
 
 account_router = APIRouter(prefix="/api", tags=["account"], responses=ERRORS)
 
+class InfoOut(BaseModel):
+    "What any visitor may know before logging in: where the jobs go, and on what terms."
+    provider: str
+    channel: Literal["real", "mock"]
+    model: str
+    reference_images: Literal["supported", "unsupported", "unknown"]
+    signup_grant: int
+    max_n: int
+
+info_router = APIRouter(prefix="/api", tags=["info"], responses=ERRORS)
+
+@info_router.get("/info", response_model=InfoOut)
+def info(state: StateDep):
+    "The provider and channel the jobs go to (a mock channel is never billed), its reference-image capability, the sign-up grant."
+    with state.store.engine.connect() as conn:
+        rule = provider_rule(conn, state.provider)
+        grant_now = signup_grant(conn, state.settings)
+    return {"provider": state.provider.name, "channel": state.provider.channel, "model": state.provider.model,
+            "reference_images": rule.reference_images, "signup_grant": grant_now, "max_n": state.settings.max_n}
+
 @account_router.get("/me", response_model=UserOut)
 def me(user: CurrentUser): return user
 
@@ -649,7 +669,7 @@ def admin_ledger_check(admin: AdminUser, state: StateDep) -> dict[str, Any]:
     return {"ok": chk.ok, "counts": chk.counts, "violations": [str(v) for v in chk.violations]}
 
 # %% ../../nbs/25_image_app.ipynb #f66b7c7a
-ROUTERS = (auth_router, keys_router, estimate_router, jobs_router, account_router, admin_router, metrics_router)
+ROUTERS = (info_router, auth_router, keys_router, estimate_router, jobs_router, account_router, admin_router, metrics_router)
 
 class _BodyLimit:
     "Refuse a request body over `limit` bytes with a 413 before it is read into memory (pure ASGI)."
