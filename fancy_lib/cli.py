@@ -569,7 +569,8 @@ def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_pa
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from fancy_lib.image.app import create_app, load_state
-    from fancy_lib.image.ui import make_previews, mount_ui, seed_demo_templates
+    from fancy_lib.image.demo_pages import make_previews, seed_demo_templates
+    from fancy_lib.image.ui import mount_ui
     from fancy_lib.store import Store
     s = load_settings()
     data = (Path(data_dir) if data_dir else s.root / "demo_data").resolve()
@@ -592,8 +593,7 @@ def demo_cmd(host, port, data_dir, store_url, provider, providers_file, model_pa
     added = seed_demo_templates(state.store)
     admin_line = _demo_admin(state, settings)
     previews = data / "previews"
-    mount_ui(web, base, previews_dir=previews, sizes=sizes, max_n=settings.max_n,
-             channel={"provider": state.provider.name, "channel": state.provider.channel})
+    mount_ui(web, base, previews_dir=previews, sizes=sizes, max_n=settings.max_n)
     def previews_made():
         pv = make_previews(state.store, state.provider, previews, size=sizes[0])   # the size a job gets by default
         bad = [f"{n}: {v['error']}" for n, v in pv.items() if v["error"]]

@@ -376,6 +376,9 @@ def test_fancy_smoke_passes_on_the_demo_and_names_a_provider_failure(demos):
     r = _smoke(demos["bundled"]["url"])
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r"ok\s+page assets", r.stdout) and re.search(r"ok\s+download", r.stdout), r.stdout
+    admin = api_user(demos["faulty"]["url"], "admin", ADMIN_PW)      # another test raised the price beyond a new account's grant
+    assert admin.put("/api/admin/prices", json={"model": "faulty-image", "size": "32x32", "credits_per_image": 2,
+                                                "reason": "back to the launch price for the smoke run"}).status_code == 200
     r = _smoke(demos["faulty"]["url"])
     assert r.returncode == 1, r.stdout + r.stderr
     assert re.search(r"FAIL\s+job .*provider 'faulty'.*refunded", r.stdout), r.stdout

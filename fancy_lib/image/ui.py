@@ -4,497 +4,18 @@
 
 # %% ../../nbs/26_image_ui.ipynb #534b2b22
 from __future__ import annotations
-import base64, hashlib, html, io, json, re, uuid
-from dataclasses import dataclass, field
+import html
 from pathlib import Path
 from types import SimpleNamespace as _Page
 from typing import Any
 
 import gradio as gr
-import httpx
 
-from ..config import FancyError
-from ..files import write_bytes_atomic, write_json_atomic
-from .caption import CAPTION_GRAMMAR
+from .demo_pages import MAX_VARIABLES, PRICE_COLUMNS, PROVIDER_COLUMNS, DemoPages, Session
+from .ui_api import ApiError, DemoApi, balance_html, channel_html, jobs_html, message_html
 
 # %% auto #0
-__all__ = ['DEMO_TEMPLATES', 'PREVIEW_SEED', 'MOCK_BADGE', 'MAX_VARIABLES', 'PRICE_COLUMNS', 'PROVIDER_COLUMNS', 'CSS',
-           'ApiError', 'error_sentence', 'job_sentence', 'DemoApi', 'seed_demo_templates', 'template_defaults',
-           'make_previews', 'read_previews', 'message_html', 'balance_html', 'channel_html', 'quote_html', 'job_html',
-           'jobs_html', 'history_html', 'audit_html', 'Session', 'DemoPages', 'build_ui', 'mount_ui']
-
-# %% ../../nbs/26_image_ui.ipynb #ddcf48c4
-class ApiError(FancyError):
-    "A refusal or failure of the job API as a sentence a user can act on; `.status`, `.code` and `.param` as the API sent them."
-    def __init__(self, sentence: str, *, status: int | None = None, code: str | None = None, param: str | None = None):
-        super().__init__(sentence)
-        self.status, self.code, self.param = status, code, param
-
-    @property
-    def logged_out(self) -> bool:
-        "The session token no longer works (expired, logged out, unknown): the user must log in again."
-        return self.status == 401 and self.code != "invalid_credentials"
-
-def _sentence(text: str) -> str:
-    text = " ".join(str(text).split())
-    if not text: return "Something went wrong, and the server did not say what."
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?" else text + "."
-
-_BY_CODE = {
-    "insufficient_credits": "Not enough credits: {message}",
-    "session_expired": "Your session has expired: please log in again.",
-    "session_revoked": "This session was logged out: please log in again.",
-    "invalid_token": "This session is not known to the server any more: please log in again.",
-    "missing_token": "Please log in first.",
-    "account_disabled": "This account is disabled: ask an admin.",
-    "invalid_credentials": "Wrong username or password.",
-    "username_taken": "That username is taken: choose another one.",
-    "forbidden": "Only admins can do this.",
-    "provider_disabled": "The image provider is down (an admin has disabled it): nothing was held; try again later.",
-}
-
-def error_sentence(status: int, body: Any) -> ApiError:
-    "The `ApiError` for an HTTP answer `status` whose body is the API's error body (or anything else)."
-    err = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(err, dict):
-        return ApiError(f"The server answered {status} without saying why; try again in a moment.", status=status)
-    message, code = str(err.get("message") or "").rstrip("."), err.get("code")
-    text = _BY_CODE.get(code) or ("The server could not do this right now ({message}); try again in a moment." if status >= 500
-                                  else "{message}")
-    return ApiError(_sentence(text.format(message=message)), status=status, code=code, param=err.get("param"))
-
-# %% ../../nbs/26_image_ui.ipynb #28e186f6
-def job_sentence(job: dict) -> str:
-    "What a job's state means for the user, in one sentence (for a failure: the reason and the refund)."
-    st, cr, err = job["state"], job["credits"], job.get("error") or {}
-    mock = job.get("channel") == "mock"
-    if st == "queued": return "Queued: waiting for a worker."
-    if st == "running": return "Generating…"
-    if st == "succeeded":
-        n = len(job.get("images") or ())
-        paid = "MOCK images, never billed" if mock else f"{cr['captured']} credit{'s' * (cr['captured'] != 1)} charged"
-        return f"Done: {n} image{'s' * (n != 1)}, {paid}."
-    refund = (f"its {cr['refunded']} held credit{'s' * (cr['refunded'] != 1)} were refunded" if cr["refunded"]
-              else "nothing was charged")
-    why = err.get("message") or "no reason was given"
-    if st == "failed":
-        who = "The image provider failed" if err.get("kind") in ("provider_error", "bad_response", "timeout", "unresolved") else "It failed"
-        return _sentence(f"{who}: {why.rstrip('.')}; the job failed and {refund}")
-    if st == "canceled": return _sentence(f"Canceled; {refund}")
-    return ("The provider's answer was lost: the credits stay held until the job is reconciled, then they are charged "
-            "only if images came back, else refunded.")
-
-# %% ../../nbs/26_image_ui.ipynb #bf6cbefe
-class DemoApi:
-    "The job API over HTTP, as the site calls it: one method per route, the user's token passed in, refusals raised as `ApiError`."
-    def __init__(self, base_url: str | None = None, *, http: httpx.Client | None = None, timeout_s: float = 30.0):
-        if http is None and base_url is None: raise ValueError("DemoApi: give base_url (the server's root URL) or an http client")
-        self.http = http or httpx.Client(base_url=base_url, timeout=timeout_s)
-
-    def call(self, method: str, path: str, token: str | None = None, *, json: Any = None, params: dict | None = None,
-             headers: dict | None = None, raw: bool = False) -> Any:
-        "The answer's JSON (or bytes with `raw`); an `ApiError` sentence for a refusal or a server that does not answer."
-        h = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
-        try: r = self.http.request(method, path, json=json, params=params, headers=h)
-        except httpx.HTTPError as e:
-            raise ApiError(f"The server did not answer ({type(e).__name__}): it may be restarting; try again in a moment.") from None
-        if r.status_code >= 400:
-            try: body = r.json()
-            except ValueError: body = None
-            raise error_sentence(r.status_code, body)
-        if raw: return r.content
-        return r.json() if r.content else None
-
-    def health(self) -> dict: return self.call("GET", "/health")
-    def register(self, username: str, password: str) -> dict:
-        return self.call("POST", "/api/auth/register", json={"username": username, "password": password})
-    def login(self, username: str, password: str) -> str:
-        return self.call("POST", "/api/auth/login", json={"username": username, "password": password})["access_token"]
-    def logout(self, token: str) -> None: self.call("POST", "/api/auth/logout", token)
-    def me(self, token: str) -> dict: return self.call("GET", "/api/me", token)
-    def balance(self, token: str) -> dict: return self.call("GET", "/api/balance", token)
-    def templates(self, token: str) -> list[dict]: return self.call("GET", "/api/templates", token)
-    def estimate(self, token: str, request: dict) -> dict: return self.call("POST", "/api/estimate", token, json=request)
-    def submit(self, token: str, request: dict) -> dict:
-        return self.call("POST", "/api/jobs", token, json=request, headers={"Idempotency-Key": f"ui-{uuid.uuid4().hex}"})
-    def job(self, token: str, job_id: str) -> dict: return self.call("GET", f"/api/jobs/{job_id}", token)
-    def image(self, token: str, url: str) -> bytes: return self.call("GET", url, token, raw=True)
-    def history(self, token: str, limit: int = 50) -> list[dict]: return self.call("GET", "/api/history", token, params={"limit": limit})
-    def prices(self, token: str) -> list[dict]: return self.call("GET", "/api/admin/prices", token)
-    def set_price(self, token: str, body: dict) -> dict: return self.call("PUT", "/api/admin/prices", token, json=body)
-    def providers(self, token: str) -> list[dict]: return self.call("GET", "/api/admin/providers", token)
-    def set_provider(self, token: str, name: str, body: dict) -> dict:
-        return self.call("PUT", f"/api/admin/providers/{name}", token, json=body)
-    def grant(self, token: str, body: dict) -> dict: return self.call("POST", "/api/admin/grants", token, json=body)
-    def audit(self, token: str, kind: str = "all") -> list[dict]: return self.call("GET", "/api/admin/audit", token, params={"kind": kind})
-
-# %% ../../nbs/26_image_ui.ipynb #dab23c98
-def _choice(words, default: str) -> dict:
-    words = list(words)
-    assert default in words, (default, words)
-    return {"type": "choice", "choices": words, "default": default}
-
-_G = CAPTION_GRAMMAR
-_POSITIONS = [phrase for phrase, _ in _G.positions.values()]
-DEMO_TEMPLATES = {
-    "badge": ("a large {colour} {shape} in the center on a white background",
-              {"colour": _choice(_G.colours, "blue"), "shape": _choice(_G.shapes, "circle")}),
-    "night": ("a small {colour} {shape} at the top on a black background",
-              {"colour": _choice(_G.colours, "yellow"), "shape": _choice(_G.shapes, "square")}),
-    "placement": ("a large red square {position} on a {background} background",
-                  {"position": _choice(_POSITIONS, "on the left"), "background": _choice(_G.backgrounds, "gray")}),
-    "scene": (_G.template.replace("{position}", "{place}"),
-              {"size": _choice(_G.sizes, "small"), "colour": _choice(_G.colours, "green"), "shape": _choice(_G.shapes, "triangle"),
-               "place": _choice(_POSITIONS, "on the right"), "background": _choice(_G.backgrounds, "white")}),
-}
-
-def seed_demo_templates(store, *, actor: str = "seed:demo") -> list[str]:
-    "Add the demo templates the store does not have yet (an admin's edits are kept); returns the names added."
-    from fancy_lib.image.jobs import set_template, templates
-    with store.transaction() as conn:
-        have = {t["name"] for t in templates(conn)}
-        added = [n for n in DEMO_TEMPLATES if n not in have]
-        for n in added: set_template(conn, n, *DEMO_TEMPLATES[n], actor=actor)
-    return added
-
-def template_defaults(variables: dict) -> dict:
-    "The value each variable starts with: its `default`, else its first choice, else an empty text."
-    return {k: v.get("default", (v.get("choices") or [""])[0]) for k, v in variables.items()}
-
-# %% ../../nbs/26_image_ui.ipynb #5c7ddaca
-PREVIEW_SEED = 7
-
-def make_previews(store, provider, folder: str | Path, *, seed: int = PREVIEW_SEED, size: str | None = None,
-                  client_factory=None) -> dict:
-    "Make (once) a preview image of every template with its default variables, by `provider`; returns and writes `folder/index.json`."
-    from fancy_lib.image.client import ImageClient
-    from fancy_lib.image.jobs import JobError, compose_prompt, templates
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    manifest = {}
-    with store.engine.connect() as conn: tpls = templates(conn)
-    for t in tpls:
-        entry = {"provider": provider.name, "channel": provider.channel, "seed": seed, "file": None, "error": None}
-        try:
-            with store.engine.connect() as conn:
-                caption = compose_prompt(conn, template=t["name"], variables=template_defaults(t["variables"]))[1]
-        except JobError as e:
-            manifest[t["name"]] = {**entry, "caption": None, "error": f"no preview: {e}"}; continue
-        key = hashlib.sha256(f"{provider.name}|{provider.model}|{caption}|{seed}|{size}".encode()).hexdigest()[:12]
-        path = folder / f"{t['name']}-{key}{'.mock' if provider.channel == 'mock' else ''}.png"
-        entry.update(caption=caption, file=path.name)
-        if not path.exists():
-            try:
-                res = (client_factory or ImageClient)(provider).generate(caption, n=1, size=size, seed=seed)
-                buf = io.BytesIO(); res.images[0].save(buf, format="PNG")
-                write_bytes_atomic(path, buf.getvalue())
-            except Exception as e:          # a provider that is down: the gallery says why
-                entry.update(file=None, error=f"no preview: the provider failed ({type(e).__name__}: {str(e)[:200]})")
-        manifest[t["name"]] = entry
-    write_json_atomic(folder / "index.json", manifest)
-    for name, entry in manifest.items():          # previews of an older caption, seed or provider
-        stale = re.compile(rf"{re.escape(name)}-[0-9a-f]{{12}}(\.mock)?\.png")
-        for p in folder.glob("*.png"):
-            if stale.fullmatch(p.name) and p.name != entry["file"]: p.unlink()
-    return manifest
-
-def read_previews(folder: str | Path | None) -> dict:
-    "The preview manifest of `folder` (empty when there is none yet)."
-    p = Path(folder) / "index.json" if folder else None
-    return json.loads(p.read_text()) if p is not None and p.exists() else {}
-
-# %% ../../nbs/26_image_ui.ipynb #44830d29
-MOCK_BADGE = '<span class="mock-badge" title="mock channel: a locally drawn placeholder, never billed">MOCK</span>'
-
-def _e(x) -> str: return html.escape("" if x is None else str(x))
-
-def message_html(text: str | None, kind: str = "error") -> str:
-    "A sentence for the page: an error (red), a confirmation (green) or a note (grey); nothing for None."
-    return "" if not text else f'<div class="msg msg-{kind}" role="{"alert" if kind == "error" else "status"}">{_e(text)}</div>'
-
-def balance_html(username: str | None, bal: dict | None, note: str | None = None) -> str:
-    "The account bar: who is logged in, the balance with its held part and what is available."
-    if not username: return f'<div class="account-bar">Not logged in.{message_html(note)}</div>'
-    b = bal or {}
-    return (f'<div class="account-bar">Logged in as <b>{_e(username)}</b> · balance <b class="balance">{b.get("balance", "?")}</b> credits'
-            f' · held <b class="held">{b.get("held", "?")}</b> · available <b class="available">{b.get("available", "?")}</b>'
-            f'{message_html(note)}</div>')
-
-def channel_html(health: dict | None) -> str:
-    "The banner of the channel the jobs go to: impossible to miss when it is mock."
-    if not health: return ""
-    if health.get("channel") == "mock":
-        return (f'<div class="mock-banner">{MOCK_BADGE} Jobs go to the MOCK channel ({_e(health.get("provider"))}): its images are '
-                'locally drawn placeholders, marked and never billed.</div>')
-    return f'<div class="real-banner">Jobs go to provider <b>{_e(health.get("provider"))}</b> (real channel).</div>'
-
-def quote_html(q: dict | None) -> str:
-    "The caption a job will send and its price, before anything is held (POST /api/estimate)."
-    if not q: return ""
-    mock = MOCK_BADGE if q["channel"] == "mock" else ""
-    short = "" if q["enough"] else message_html(f"Not enough credits: this costs {q['credits']}, you have {q['available']} available.")
-    return (f'<div class="quote">{mock}<div>Caption it will send: <b class="caption">{_e(q["revised_prompt"])}</b></div>'
-            f'<div>Price: <b class="price">{q["credits"]} credit{"s" * (q["credits"] != 1)}</b> · {_e(q["explanation"])}</div>'
-            f'{short}</div>')
-
-def _data_url(png: bytes) -> str: return "data:image/png;base64," + base64.b64encode(png).decode()
-
-def _images_html(job: dict, images: dict) -> str:
-    out = []
-    for im in job.get("images") or ():
-        png = images.get((job["id"], im["index"]))
-        if png is None: continue
-        tag = ".mock" if job["channel"] == "mock" else ""
-        out.append(f'<figure class="thumb"><img src="{_data_url(png)}" alt="image {im["index"]} of job {_e(job["id"])}">'
-                   f'<a class="download" download="{_e(job["id"])}-{im["index"]}{tag}.png" href="{_data_url(png)}">Download PNG</a></figure>')
-    return "".join(out)
-
-def _secs(v) -> str: return "–" if v is None else f"{v:.1f} s"
-
-def job_html(job: dict, images: dict) -> str:
-    "One job's card: state, progress, caption, credits, timings, the outcome in a sentence, its images."
-    cr, t, st = job["credits"], job.get("timings") or {}, job["state"]
-    pct = int(round(100 * float(job.get("progress") or 0)))
-    return (f'<div class="job job-{st}" data-job="{_e(job["id"])}"><div class="job-head"><span class="state state-{st}">{st}</span>'
-            f'{MOCK_BADGE if job["channel"] == "mock" else ""} <span class="caption">{_e(job["revised_prompt"])}</span>'
-            f' <code>{_e(job["id"])}</code></div>'
-            f'<div class="bar"><div style="width:{pct}%"></div></div>'
-            f'<div class="job-facts">{job["n"]} × {_e(job["size"])} · held {cr["held"]} · charged {cr["captured"]} · refunded {cr["refunded"]}'
-            f' · queued {_secs(t.get("queued_s"))} · ran {_secs(t.get("run_s"))}</div>'
-            f'<div class="job-sentence">{_e(job_sentence(job))}</div>{_images_html(job, images)}</div>')
-
-def jobs_html(jobs: list[dict], images: dict) -> str:
-    "The cards of the jobs this page submitted, newest first."
-    if not jobs: return '<div class="empty">No jobs yet: pick a template or write a prompt, then Generate.</div>'
-    return '<div class="jobs">' + "".join(job_html(j, images) for j in jobs) + "</div>"
-
-def history_html(jobs: list[dict], images: dict) -> str:
-    "The user's jobs as a table: when, caption, status, cost, refunds, timings, thumbnails and downloads."
-    if not jobs: return '<div class="empty">No jobs yet.</div>'
-    rows = "".join(
-        f'<tr class="row-{j["state"]}" data-job="{_e(j["id"])}"><td>{_e((j["created_at"] or "")[:19].replace("T", " "))}</td>'
-        f'<td>{_e(j["revised_prompt"])}</td><td><span class="state state-{j["state"]}">{j["state"]}</span>'
-        f'{MOCK_BADGE if j["channel"] == "mock" else ""}</td>'
-        f'<td>{j["credits"]["captured"]}</td><td>{j["credits"]["refunded"]}</td>'
-        f'<td>{_secs(j["timings"].get("queued_s"))} / {_secs(j["timings"].get("run_s"))}</td>'
-        f'<td>{_images_html(j, images) or _e(job_sentence(j) if j["state"] != "succeeded" else "")}</td></tr>' for j in jobs)
-    return ('<table class="history"><thead><tr><th>created (UTC)</th><th>caption</th><th>status</th><th>charged</th><th>refunded</th>'
-            f'<th>queued / ran</th><th>images</th></tr></thead><tbody>{rows}</tbody></table>')
-
-def audit_html(rows: list[dict]) -> str:
-    "The admin's audit: uncertain and refunded jobs with their events."
-    if not rows: return '<div class="empty">No uncertain or refunded jobs.</div>'
-    body = "".join(
-        f'<tr><td><code>{_e(r["id"])}</code></td><td><span class="state state-{r["state"]}">{r["state"]}</span>'
-        f'{MOCK_BADGE if r["channel"] == "mock" else ""}</td><td>{_e(r["revised_prompt"])}</td><td>{r["credits"]["held"]}</td>'
-        f'<td>{r["credits"]["refunded"]}</td><td>{_e((r.get("error") or {}).get("message", ""))}</td>'
-        f'<td>{_e(" → ".join(e["event"] for e in r.get("events", ())))}</td></tr>' for r in rows)
-    return ('<table class="audit"><thead><tr><th>job</th><th>state</th><th>caption</th><th>held</th><th>refunded</th><th>error</th>'
-            f'<th>events</th></tr></thead><tbody>{body}</tbody></table>')
-
-# %% ../../nbs/26_image_ui.ipynb #27f1839d
-MAX_VARIABLES = 6      # form fields a template can fill (the caption grammar has five slots)
-
-@dataclass
-class Session:
-    "One browser session's state (kept on the server by Gradio): the bearer token and what the page has shown."
-    token: str | None = None
-    username: str | None = None
-    is_admin: bool = False
-    templates: dict = field(default_factory=dict)      # name -> the template as GET /api/templates answered it
-    jobs: dict = field(default_factory=dict)           # job id -> its latest view, for the jobs this page submitted
-    images: dict = field(default_factory=dict)         # (job id, k) -> PNG bytes as GET /api/jobs/{id}/images/{k} answered
-    shown: dict = field(default_factory=dict)          # last HTML sent per output, so a poll sends only changes
-
-    def start_over(self, **values) -> "Session":
-        "Reset in place (log in, log out): a poll running at that moment holds this same object, so it cannot put the old one back."
-        self.__init__(**values)
-        return self
-
-_FINAL = ("succeeded", "failed", "canceled")
-
-class DemoPages:
-    "The handlers of the site's pages: each calls the job API with the session's token and returns what the page shows."
-    def __init__(self, api: DemoApi, *, previews_dir: str | Path | None = None):
-        self.api, self.previews_dir = api, Path(previews_dir) if previews_dir else None
-
-    # -- account -----------------------------------------------------------------------------------
-    def login(self, s: Session, username: str, password: str) -> tuple[Session, str]:
-        "Log in: the session, started over in place with the token and the admin flag; or the API's refusal as a sentence."
-        try:
-            token = self.api.login((username or "").strip(), password or "")
-            me = self.api.me(token)
-        except ApiError as e: return s, message_html(str(e))
-        return s.start_over(token=token, username=me["username"], is_admin=me["is_admin"]), message_html(
-            f"Logged in as {me['username']}{' (admin)' if me['is_admin'] else ''}.", "ok")
-
-    def register(self, username: str, password: str) -> tuple[str, bool]:
-        "(message, whether the account was made)."
-        try: u = self.api.register((username or "").strip(), password or "")
-        except ApiError as e: return message_html(str(e)), False
-        return message_html(f"Account {u['username']} created: log in with it.", "ok"), True
-
-    def logout(self, s: Session) -> Session:
-        if s.token:
-            try: self.api.logout(s.token)
-            except ApiError: pass           # an expired session is over anyway
-        return s.start_over()
-
-    def _forget(self, s: Session, e: ApiError) -> str:
-        "The sentence for a refusal; an expired or revoked session is forgotten, so the page asks to log in."
-        if e.logged_out: s.token, s.username, s.is_admin = None, None, False
-        return message_html(str(e))
-
-    def account_bar(self, s: Session, note: str | None = None) -> str:
-        if not s.token: return balance_html(None, None, note)
-        try: return balance_html(s.username, self.api.balance(s.token), note)
-        except ApiError as e:
-            self._forget(s, e)
-            return balance_html(s.username, None, str(e))
-
-    # -- templates -----------------------------------------------------------------------------------
-    def load_templates(self, s: Session) -> tuple[list, list[str], str]:
-        "(gallery items, template names, message): the templates of GET /api/templates with their previews."
-        if not s.token: return [], [], message_html("Log in to see the templates.")
-        try: s.templates = {t["name"]: t for t in self.api.templates(s.token)}
-        except ApiError as e: return [], [], self._forget(s, e)
-        pv, items, missing = read_previews(self.previews_dir), [], {}
-        for name in s.templates:
-            p = pv.get(name) or {}
-            f = self.previews_dir / p["file"] if p.get("file") and self.previews_dir else None
-            label = f"{name}: {p.get('caption') or s.templates[name]['text']}"
-            if p.get("channel") == "mock": label = "MOCK · " + label
-            if f is None or not f.exists(): missing[name] = p.get("error") or "no preview yet: it is being made"
-            items.append((_preview_image(f), label))
-        why = sorted(set(missing.values()))
-        note = message_html(f"No preview for {', '.join(missing)}: {'; '.join(w.removeprefix('no preview: ') for w in why)}.", "info") if missing else ""
-        return items, list(s.templates), note
-
-    def template_form(self, s: Session, name: str | None) -> tuple[str, list[dict]]:
-        "(the template's text, one field description per form slot): label, kind (choice/text), choices, value, visible."
-        t = s.templates.get(name) if name else None
-        if t is None: return "", [{"visible": False}] * MAX_VARIABLES
-        fields_ = [{"visible": True, "label": k, "kind": "choice" if v["type"] == "choice" else "text",
-                    "choices": list(v.get("choices") or ()), "value": template_defaults({k: v})[k]} for k, v in t["variables"].items()]
-        note = "" if len(fields_) <= MAX_VARIABLES else f" (this page shows {MAX_VARIABLES} of its {len(fields_)} variables)"
-        return f"Template **{name}**: `{t['text']}`{note}", (fields_ + [{"visible": False}] * MAX_VARIABLES)[:MAX_VARIABLES]
-
-    def _template_request(self, s: Session, name, n, choices, texts) -> dict:
-        t = s.templates.get(name)
-        if t is None: raise ApiError("Pick a template first.")
-        values = {}
-        for (k, v), c, x in zip(t["variables"].items(), choices, texts):
-            val = c if v["type"] == "choice" else (x or "")
-            values[k] = int(val) if v["type"] == "int" and str(val).strip().lstrip("-").isdigit() else val
-        return {"template": name, "variables": values, "n": int(n or 1)}
-
-    def template_quote(self, s: Session, name, n, *slots) -> str:
-        try: return quote_html(self.api.estimate(s.token, self._template_request(s, name, n, slots[:MAX_VARIABLES], slots[MAX_VARIABLES:])))
-        except ApiError as e: return self._forget(s, e)
-
-    def template_submit(self, s: Session, name, n, *slots) -> tuple[Session, str]:
-        try: return self._submit(s, self._template_request(s, name, n, slots[:MAX_VARIABLES], slots[MAX_VARIABLES:]))
-        except ApiError as e: return s, self._forget(s, e)
-
-    # -- free prompt -----------------------------------------------------------------------------------
-    def _prompt_request(self, prompt, size, n, reference) -> dict:
-        req = {"prompt": prompt or "", "size": size or None, "n": int(n or 1)}
-        if reference: req["reference_image"] = base64.b64encode(Path(reference).read_bytes()).decode()
-        return req
-
-    def prompt_quote(self, s: Session, prompt, size, n, reference) -> str:
-        if not (prompt or "").strip(): return ""
-        try: return quote_html(self.api.estimate(s.token, self._prompt_request(prompt, size, n, reference)))
-        except ApiError as e: return self._forget(s, e)
-
-    def prompt_submit(self, s: Session, prompt, size, n, reference) -> tuple[Session, str]:
-        try: return self._submit(s, self._prompt_request(prompt, size, n, reference))
-        except ApiError as e: return s, self._forget(s, e)
-
-    def _submit(self, s: Session, request: dict) -> tuple[Session, str]:
-        job = self.api.submit(s.token, request)
-        s.jobs[job["id"]] = job
-        return s, message_html(f"Job {job['id']} queued: {job['credits']['held']} credit(s) held until it ends.", "ok")
-
-    # -- polling, history ------------------------------------------------------------------------------
-    def _fetch_images(self, s: Session, job: dict) -> None:
-        for im in job.get("images") or ():
-            if (job["id"], im["index"]) not in s.images: s.images[(job["id"], im["index"])] = self.api.image(s.token, im["url"])
-
-    def poll(self, s: Session) -> tuple[Session, str, str, bool]:
-        "(session, account bar, job cards, whether a job ended): one poll of the unfinished jobs and the balance."
-        ended = False
-        note = None
-        if s.token:
-            try:
-                for jid, old in list(s.jobs.items()):
-                    if old["state"] in _FINAL: continue
-                    new = s.jobs[jid] = self.api.job(s.token, jid)
-                    if new["state"] == "succeeded": self._fetch_images(s, new)
-                    ended |= new["state"] in _FINAL
-            except ApiError as e: note = str(e); self._forget(s, e)
-        cards = jobs_html(sorted(s.jobs.values(), key=lambda j: j["created_at"], reverse=True), s.images)
-        return s, self.account_bar(s, note), cards, ended
-
-    def history(self, s: Session) -> str:
-        if not s.token: return message_html("Log in to see your history.")
-        try:
-            jobs = self.api.history(s.token)
-            for j in jobs:
-                if j["state"] == "succeeded": self._fetch_images(s, j)
-        except ApiError as e: return self._forget(s, e)
-        return history_html(jobs, s.images)
-
-    # -- admin -----------------------------------------------------------------------------------------
-    def admin_tables(self, s: Session) -> tuple[list, list, list[str], str]:
-        "(price rows, provider rows, provider names, message) for the admin page."
-        try: prices, providers = self.api.prices(s.token), self.api.providers(s.token)
-        except ApiError as e: return [], [], [], self._forget(s, e)
-        return ([[p.get(k) for k in PRICE_COLUMNS] for p in prices], [[p.get(k) for k in PROVIDER_COLUMNS] for p in providers],
-                [p["name"] for p in providers], "")
-
-    def provider_rule(self, s: Session, name) -> list:
-        "The rule in force for provider `name`, to fill the admin form: capability, cap, timeout, enabled."
-        try: p = next((p for p in self.api.providers(s.token) if p["name"] == name), None)
-        except ApiError: p = None
-        return [None] * 4 if p is None else [p["reference_images"], p["max_concurrency"], p["timeout_s"], p["enabled"]]
-
-    def _admin(self, s: Session, fn, ok) -> str:
-        try: return message_html(ok(fn()), "ok")
-        except ApiError as e: return self._forget(s, e)
-        except (TypeError, ValueError) as e: return message_html(f"Fill every field with a number where one is asked ({e}).")
-
-    def set_price(self, s: Session, model, size, quality, credits, surcharge, reason) -> str:
-        body = lambda: {"model": model, "size": size or "*", "quality": quality or "*", "credits_per_image": int(credits),
-                        "reference_surcharge": int(surcharge or 0), "reason": reason or ""}
-        return self._admin(s, lambda: (self.api.set_price(s.token, body()), body())[1],
-                           lambda b: f"Price set: {b['credits_per_image']} credit(s) per image for {b['model']} {b['size']} {b['quality']}.")
-
-    def set_provider(self, s: Session, name, reference_images, max_concurrency, timeout_s, enabled) -> str:
-        body = lambda: {"reference_images": reference_images, "max_concurrency": int(max_concurrency), "timeout_s": float(timeout_s),
-                        "enabled": bool(enabled)}
-        return self._admin(s, lambda: self.api.set_provider(s.token, name or "", body()),
-                           lambda r: f"Provider {r['name']}: reference images {r['reference_images']}, at most {r['max_concurrency']} "
-                                     f"job(s) at once, {r['timeout_s']:g} s per job, {'enabled' if r['enabled'] else 'DISABLED'}.")
-
-    def grant(self, s: Session, username, credits, reason) -> str:
-        return self._admin(s, lambda: self.api.grant(s.token, {"username": (username or "").strip(), "credits": int(credits),
-                                                               "reason": reason or ""}),
-                           lambda r: f"Granted {int(credits)} credit(s) to {username.strip()}: balance now {r['balance']} "
-                                     f"({r['available']} available).")
-
-    def audit(self, s: Session, kind) -> str:
-        try: return audit_html(self.api.audit(s.token, kind or "all"))
-        except ApiError as e: return self._forget(s, e)
-
-PRICE_COLUMNS = ["id", "model", "size", "quality", "credits_per_image", "reference_surcharge", "actor", "reason"]
-PROVIDER_COLUMNS = ["name", "channel", "model", "base_url", "jobs_go_here", "reference_images", "max_concurrency", "timeout_s", "enabled"]
-
-def _preview_image(path: Path | None, side: int = 128):
-    "The preview upscaled pixel-exact for the gallery; a grey tile when there is none."
-    from PIL import Image
-    if path is None or not path.exists(): return Image.new("RGB", (side, side), (205, 205, 205))
-    return Image.open(path).convert("RGB").resize((side, side), Image.NEAREST)
+__all__ = ['CSS', 'build_ui', 'channel_banner', 'mount_ui']
 
 # %% ../../nbs/26_image_ui.ipynb #d9b64158
 CSS = """
@@ -665,12 +186,12 @@ def _wire_admin(P: DemoPages, session, tab, adm: _Page) -> Any:
 
 # %% ../../nbs/26_image_ui.ipynb #a3ff0156
 def build_ui(api: DemoApi, *, previews_dir: str | Path | None = None, sizes=("32x32",), max_n: int = 4, poll_s: float = 1.0,
-             channel: dict | None = None, title: str = "fancy_lib image demo") -> gr.Blocks:
-    "The demo site's Gradio Blocks; every action calls `api` (the job API) with the session's token. `channel`: the banner when /health does not say."
+             title: str = "fancy_lib image demo") -> gr.Blocks:
+    "The demo site's Gradio Blocks; every action calls `api` (the job API) with the session's token."
     P = DemoPages(api, previews_dir=previews_dir)
     with gr.Blocks(title=title, analytics_enabled=False) as ui:
         session = gr.State(Session())
-        gr.HTML(f"<h1 style='margin:0'>{_e(title)}</h1><div>Shapes drawn by fancy_lib's own small diffusion model, paid in credits.</div>")
+        gr.HTML(f"<h1 style='margin:0'>{html.escape(title)}</h1><div>Shapes drawn by fancy_lib's own small diffusion model, paid in credits.</div>")
         banner = gr.HTML(elem_id="channel-banner")
         bar = gr.HTML(balance_html(None, None), elem_id="account-bar")
         with gr.Row(equal_height=False):
@@ -701,10 +222,7 @@ def build_ui(api: DemoApi, *, previews_dir: str | Path | None = None, sizes=("32
         def tick(s):
             s, bar_html, cards, ended = P.poll(s)
             return s, _once(s, "bar", bar_html), _once(s, "jobs", cards), P.history(s) if ended else gr.skip()
-        def banner_now():
-            h = _health(api)
-            return channel_html(h if h and h.get("channel") else channel)
-        ui.load(banner_now, None, banner, **_HIDDEN)
+        ui.load(lambda: channel_banner(api), None, banner, **_HIDDEN)
         for ev in (acc.go.click, acc.pw.submit):
             (ev(login, [session, acc.user, acc.pw], [session, acc.msg, acc.user, acc.pw, a_tab, acc.out, bar, tabs], **_HIDDEN)
              .then(load_templates, session, templates_out, **_HIDDEN)
@@ -721,15 +239,16 @@ def build_ui(api: DemoApi, *, previews_dir: str | Path | None = None, sizes=("32
     ui.queue(default_concurrency_limit=None)
     return ui
 
-def _health(api: DemoApi) -> dict | None:
-    try: return api.health()
-    except ApiError: return None
+def channel_banner(api: DemoApi) -> str:
+    "The banner of the channel the jobs go to, from the back end's public `GET /api/info`; nothing while it does not answer."
+    try: return channel_html(api.info())
+    except ApiError: return ""
 
 def mount_ui(app, api_url: str, *, path: str = "/ui", previews_dir: str | Path | None = None, sizes=("32x32",), max_n: int = 4,
-             poll_s: float = 1.0, channel: dict | None = None):
+             poll_s: float = 1.0):
     "Mount the demo site at `path` of the FastAPI `app` (whose job API answers at `api_url`); `/` redirects to it."
     from fastapi.responses import RedirectResponse
-    ui = build_ui(DemoApi(api_url), previews_dir=previews_dir, sizes=sizes, max_n=max_n, poll_s=poll_s, channel=channel)
+    ui = build_ui(DemoApi(api_url), previews_dir=previews_dir, sizes=sizes, max_n=max_n, poll_s=poll_s)
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
         app.add_api_route("/", lambda: RedirectResponse(f"{path}/"), include_in_schema=False)
     return gr.mount_gradio_app(app, ui, path=path, ssr_mode=False, css=CSS, footer_links=["gradio"])
