@@ -148,6 +148,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'fancy_lib.cli.jobs_worker_cmd': ('cli.html#jobs_worker_cmd', 'fancy_lib/cli.py'),
                                'fancy_lib.cli.ledger_check_cmd': ('cli.html#ledger_check_cmd', 'fancy_lib/cli.py'),
                                'fancy_lib.cli.ledger_grp': ('cli.html#ledger_grp', 'fancy_lib/cli.py'),
+                               'fancy_lib.cli.models_cmd': ('cli.html#models_cmd', 'fancy_lib/cli.py'),
                                'fancy_lib.cli.rerun_cmd': ('cli.html#rerun_cmd', 'fancy_lib/cli.py'),
                                'fancy_lib.cli.run_cmd': ('cli.html#run_cmd', 'fancy_lib/cli.py'),
                                'fancy_lib.cli.runs_cmd': ('cli.html#runs_cmd', 'fancy_lib/cli.py'),

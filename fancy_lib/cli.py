@@ -16,7 +16,7 @@ from . import runs as _runs
 __all__ = ['app', 'run_cmd', 'rerun_cmd', 'runs_cmd', 'costs_cmd', 'store_grp', 'store_import_cmd', 'index_cmd', 'site_cmd',
            'batch_cmd', 'scan_cmd', 'failures_cmd', 'status_cmd', 'data_grp', 'data_check_cmd', 'data_samples_cmd',
            'image_grp', 'image_serve_cmd', 'jobs_grp', 'jobs_serve_cmd', 'jobs_worker_cmd', 'jobs_reconcile_cmd',
-           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd', 'demo_cmd', 'smoke_cmd']
+           'jobs_user_cmd', 'ledger_grp', 'ledger_check_cmd', 'demo_cmd', 'smoke_cmd', 'models_cmd']
 
 # %% ../nbs/30_cli.ipynb #f635405f
 def _fail_input(e: Exception):
@@ -629,3 +629,23 @@ def smoke_cmd(url, username, password_env, no_register, no_page, timeout_s):
                          timeout_s=timeout_s, echo=click.echo)
     except SmokeError as e: _fail_input(e)
     sys.exit(rep.exit_code)
+
+# %% ../nbs/30_cli.ipynb #369df04b
+@app.command("models")
+@click.option("--sort", "sort_by", default=None, metavar="COLUMN", help="Sort by this column (descending), e.g. oof_auc or auc_lo.")
+@click.option("--json", "as_json", is_flag=True, help="The rows as JSON.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+def models_cmd(sort_by, as_json, limit):
+    "List the model experiments in the results store: samples, features, OOF AUC with its interval, verdict."
+    from fancy_lib.config import did_you_mean
+    from fancy_lib.models import model_table
+    from fancy_lib.store import open_store
+    try: df = model_table(open_store())
+    except FancyError as e: _fail_input(e)
+    if sort_by is not None:
+        if sort_by not in df.columns: _fail_input(f"--sort {sort_by!r}: not a column{did_you_mean(sort_by, list(df.columns))}; columns: {', '.join(df.columns)}")
+        df = df.sort_values(sort_by, ascending=False, kind="stable")
+    df = df.head(limit)
+    if as_json: click.echo(df.to_json(orient="records", date_format="iso")); return
+    click.echo("no model experiments in the store yet (fancy_lib.models.train_lgbm / train_sequence write them)" if df.empty
+               else df.to_string(index=False))
