@@ -318,8 +318,8 @@ def train_lgbm(X: pd.DataFrame, y: pd.Series, t1: pd.Series, *,
     return _finish(s, res, Xf, out_dir=out_dir, store=store, started=started, meter=meter, device="cpu", on_reject=on_reject)
 
 # %% ../nbs/19_models.ipynb #ab9ae689
-def _windows(Z: np.ndarray, window: int) -> np.ndarray:
-    "(n, window, f) windows ending at each row; rows before the first are zeros (the standardised mean)."
+def feature_windows(Z: np.ndarray, window: int) -> np.ndarray:
+    "(n, window, f) windows of standardised features ending at each row, as the GRU reads them (rows before the first are zeros, the standardised mean); also what scores new rows with a saved GRU."
     pad = np.concatenate([np.zeros((window - 1, Z.shape[1])), Z])
     return np.lib.stride_tricks.sliding_window_view(pad, window, axis=0).transpose(0, 2, 1).astype(np.float32)
 
@@ -328,7 +328,7 @@ def _gru_fit_predict(Xa, y, w, tr, te, *, window, hidden, epochs, lr, seed, devi
     import torch
     mu, sd = Xa[tr].mean(axis=0), Xa[tr].std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
-    W = _windows((Xa - mu) / sd, window)
+    W = feature_windows((Xa - mu) / sd, window)
     torch.manual_seed(seed)
     net = torch.nn.ModuleDict({"gru": torch.nn.GRU(Xa.shape[1], hidden, batch_first=True), "out": torch.nn.Linear(hidden, 1)}).to(device)
     def fwd(xb): return net["out"](net["gru"](xb)[0][:, -1]).squeeze(-1)

@@ -19,3 +19,37 @@ def test_research_notebook_is_a_clean_parameterized_template(path):
     assert {"run_dir", "seed"} <= set(declared), f"{path.name} must declare run_dir and seed"
     nb = nbformat.read(path, as_version=4)
     assert not [c for c in nb.cells if c.cell_type == "code" and c.get("outputs")], f"{path.name} has outputs"
+
+
+def test_ml_meta_labels_runs_and_records_models_and_the_oos_comparison(sandbox):
+    """`fancy run ml_meta_labels` on its defaults: model verdicts and OOS filtered/unfiltered numbers in the manifest,
+    the run in the store as a papermill run, and both model experiments listed by `fancy models`."""
+    import json
+    from conftest import fancy
+    from fancy_lib.models import VERDICTS
+    from fancy_lib.store import Store
+    r = fancy("run", "ml_meta_labels", env=sandbox["env"], timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_id = r.stdout.split()[1].rstrip(":")
+    m = json.loads((sandbox["runs"] / run_id / "manifest.json").read_text())
+    assert m["status"] == "succeeded" and (m["kind"], m["line"]) == ("papermill", "quant")
+    met = m["metrics"]
+    assert met["split.is_events"] > 100 and met["split.oos_events"] > 50
+    for model in ("lightgbm", "gru"):
+        assert 0 <= met[f"{model}.auc_lo"] <= met[f"{model}.oof_auc"] <= met[f"{model}.auc_hi"] <= 1
+        assert VERDICTS[int(met[f"{model}.verdict"])] in ("below_chance", "chance", "skill")
+        assert met[f"{model}.samples"] == met["split.is_events"]          # trained on in-sample events only
+        # the filter takes a subset of the same out-of-sample events the unfiltered rule trades
+        assert 0 <= met[f"oos_{model}.events_taken"] <= met["oos_unfiltered.events_taken"] == met["split.oos_events"]
+        assert f"oos_{model}.sharpe" in met and 0 <= met[f"oos_{model}.auc"] <= 1
+    assert {"folds", "importance", "trades_oos_unfiltered", "trades_oos_lightgbm"} <= set(m["tables"])
+    assert len(m["figures"]) == 3                      # fold AUCs, importance, OOS equity curves
+    store = Store(sandbox["store"])
+    assert store.get_run(run_id).kind == "papermill"
+    assert store.metrics("oos_lightgbm.sharpe", run=run_id)["value"].tolist() == [met["oos_lightgbm.sharpe"]]
+    listed = fancy("models", env=sandbox["env"])
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    models = [line.split() for line in listed.stdout.splitlines() if "-model-" in line]
+    assert {"lightgbm", "gru"} <= {row[1] for row in models}
+    executed = (sandbox["runs"] / run_id / "executed.ipynb").read_text()
+    assert "cannot be told apart from chance" in executed or "not a promise of returns" in executed
