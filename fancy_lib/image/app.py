@@ -608,21 +608,22 @@ def admin_set_provider(name: str, body: ProviderRuleIn, admin: AdminUser, state:
                           timeout_s=body.timeout_s, enabled=body.enabled, actor=f"admin:{admin['username']}")
         return vars(provider_rule(conn, state.providers[name]))
 
+def _move_credits(move, body: GrantIn, admin: dict, state: AppState) -> dict[str, Any]:
+    "`move` (billing.grant or billing.adjust) on the user's account, recorded with the admin's id; the balance after."
+    with state.store.transaction() as conn:
+        acct = user_account(_user_id(conn, body.username))
+        tid = move(conn, acct, body.credits, reason=body.reason, actor=f"admin:{admin['username']}")
+        return {"transfer_id": tid, **balance(conn, acct).as_dict()}
+
 @admin_router.post("/grants", status_code=201)
 def admin_grant(body: GrantIn, admin: AdminUser, state: StateDep) -> dict[str, Any]:
     "Grant credits to a user, with a reason; recorded with the admin's id."
-    with state.store.transaction() as conn:
-        uid = _user_id(conn, body.username)
-        tid = grant(conn, user_account(uid), body.credits, reason=body.reason, actor=f"admin:{admin['username']}")
-        return {"transfer_id": tid, **balance(conn, user_account(uid)).as_dict()}
+    return _move_credits(grant, body, admin, state)
 
 @admin_router.post("/adjustments", status_code=201)
 def admin_adjust(body: GrantIn, admin: AdminUser, state: StateDep) -> dict[str, Any]:
     "Add or remove credits by hand (never below what the user holds), with a reason."
-    with state.store.transaction() as conn:
-        uid = _user_id(conn, body.username)
-        tid = adjust(conn, user_account(uid), body.credits, reason=body.reason, actor=f"admin:{admin['username']}")
-        return {"transfer_id": tid, **balance(conn, user_account(uid)).as_dict()}
+    return _move_credits(adjust, body, admin, state)
 
 @admin_router.get("/signup-grant")
 def admin_get_signup(admin: AdminUser, state: StateDep) -> dict[str, int]:

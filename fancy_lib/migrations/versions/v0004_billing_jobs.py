@@ -12,7 +12,8 @@ from alembic import op
 revision = "0004"
 down_revision = "0003"
 
-def upgrade():
+def _people():
+    "Accounts of people: users (Argon2 hashes), bearer sessions and API keys (SHA-256 only)."
     op.create_table(
         "users",
         sa.Column("id", sa.String(40), primary_key=True),
@@ -39,6 +40,10 @@ def upgrade():
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("revoked_at", sa.DateTime),
     )
+
+# %% ../../../nbs/07d_migration_0004.ipynb #e830ff0e
+def _ledger():
+    "Accounts, holds, transfers, prices (`fancy_lib.image.billing`)."
     op.create_table(
         "accounts",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -91,6 +96,10 @@ def upgrade():
         sa.Column("at", sa.DateTime, nullable=False),
         sa.CheckConstraint("credits_per_image >= 0 AND reference_surcharge >= 0", name="ck_prices_nonnegative"),
     )
+
+# %% ../../../nbs/07d_migration_0004.ipynb #9ef0da5c
+def _jobs():
+    "Run-time settings, templates, provider rules, jobs, their images and events, idempotency keys (`fancy_lib.image.jobs`)."
     op.create_table(
         "app_settings",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -181,6 +190,10 @@ def upgrade():
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
     )
+
+# %% ../../../nbs/07d_migration_0004.ipynb #b9bda444
+def upgrade():
+    _people(); _ledger(); _jobs()
 
 def downgrade():
     for t in ("idempotency_keys", "job_events", "job_images", "jobs", "provider_settings", "templates", "app_settings", "prices",
