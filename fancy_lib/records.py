@@ -84,6 +84,7 @@ class RunRecord:
     rerun_of: str | None = None
     batch_id: str | None = None
     attempt: int = 1                                  # > 1 when a batch worker died and the run was taken over
+    kernel_starts: int = 1                            # > 1 when the kernel died before its first cell and was started again
     timings: Timings = field(default_factory=Timings)
     data: dict = field(default_factory=dict)          # name -> {rows, start, end, content_hash, source, synthetic...}
     metrics: dict = field(default_factory=dict)       # 'group.name' -> float

@@ -231,6 +231,28 @@ def _outputs(run_dir: Path) -> list:
 # the kernel's own warnings (ipykernel 7 warns about its loopback TCP transport at every start) would fill a
 # batch's terminal; its errors still show, and the notebook's own output is in executed.ipynb
 _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+# a kernel that dies before its first cell (seen on a loaded 2-core machine: "Kernel died before replying to
+# kernel_info") ran nothing, so starting it again is safe; one that dies inside a cell is a failed run
+KERNEL_STARTS = 3
+
+def _died_before_first_cell(e: Exception, executed: Path) -> bool:
+    return isinstance(e, (RuntimeError, TimeoutError)) and _last_started_cell(executed) == (None, None)
+
+def _execute(run_dir: Path, params: dict, *, kernel_name: str, cwd: Path, timeout_s: int | None) -> int:
+    "Run `input.ipynb` into `executed.ipynb`, starting the kernel again if it died before running a cell; the starts used."
+    import papermill
+    for start in range(1, KERNEL_STARTS + 1):
+        try:
+            papermill.execute_notebook(str(run_dir / "input.ipynb"), str(run_dir / "executed.ipynb"),
+                                       parameters={**params, "run_dir": str(run_dir)}, kernel_name=kernel_name,
+                                       cwd=str(cwd), progress_bar=False, log_output=False,
+                                       execution_timeout=timeout_s, extra_arguments=_KERNEL_ARGS)
+            return start
+        except Exception as e:
+            if start == KERNEL_STARTS or not _died_before_first_cell(e, run_dir / "executed.ipynb"): raise
+            print(f"warning: run {run_dir.name}: the kernel died before its first cell ({type(e).__name__}: {e}); "
+                  f"starting it again ({start + 1} of {KERNEL_STARTS})", file=sys.stderr)
+            (run_dir / "executed.ipynb").unlink(missing_ok=True)
 
 def _resolve_store(store) -> Store | None:
     "The store a run writes to, refused before anything is created when it cannot take writes."
@@ -285,7 +307,6 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, *, runs_d
                  rerun_of: RunRecord | None = None, timeout_s: int | None = 1800, run_id: str | None = None,
                  batch_id: str | None = None, store: Store | str | None | bool = None) -> RunRecord:
     "Execute a research notebook with papermill into its own run folder; write its record, store row and report."
-    import papermill
     from papermill.exceptions import PapermillExecutionError
     settings = load_settings()
     nb_path = resolve_notebook(notebook, settings.root)
@@ -318,16 +339,14 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, *, runs_d
     with ComputeMeter() as meter:
         try:
             with _env(PLOTLY_RENDERER="plotly_mimetype", FANCY_ROOT=str(settings.root), PYTHONHASHSEED="0"):
-                papermill.execute_notebook(str(run_dir / "input.ipynb"), str(run_dir / "executed.ipynb"),
-                                           parameters={**params, "run_dir": str(run_dir)}, kernel_name=kernel_name,
-                                           cwd=str(settings.root), progress_bar=False, log_output=False,
-                                           execution_timeout=timeout_s, extra_arguments=_KERNEL_ARGS)
+                rec.kernel_starts = _execute(run_dir, params, kernel_name=kernel_name, cwd=settings.root, timeout_s=timeout_s)
             rec.status = "succeeded"
         except PapermillExecutionError as e:
             rec.status = "failed"
             rec.error = RunFailure(e.ename, str(e.evalue), e.cell_index, e.exec_count, e.source)
-        except Exception as e:  # kernel died, timeout, bad notebook: still a failed run with its reason
+        except Exception as e:  # kernel died (again, or inside a cell), timeout, bad notebook: a failed run with its reason
             rec.status = "failed"
+            if _died_before_first_cell(e, run_dir / "executed.ipynb"): rec.kernel_starts = KERNEL_STARTS
             index, source = _last_started_cell(run_dir / "executed.ipynb")
             rec.error = RunFailure(type(e).__name__, str(e), index, None, source)
     if (run_dir / NOTEBOOK_RECORD).exists():
