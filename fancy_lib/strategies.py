@@ -315,6 +315,11 @@ def _pairs_spread(bars, *, n: int, z_entry: float, z_exit: float, other=None):
     return _flags(ind, zz < -z_entry, zz >= -z_exit)
 
 # %% ../nbs/10_strategies.ipynb #d51f05f6
+def _meta_trend(bars, *, fast: int, slow: int, min_prob: float):
+    "L: family A's trend decisions taken only where a walk-forward meta-label model gives >= min_prob (module meta_trend)."
+    from fancy_lib.meta_trend import meta_trend_signals      # features, labels and LightGBM load for this family only
+    return meta_trend_signals(bars, fast=fast, slow=slow, min_prob=min_prob)
+
 def _p(name: str, kind: type, lo, hi, *grid) -> Param: return Param(name, kind, lo, hi, tuple(grid))
 
 FAMILIES: dict[str, Family] = {f.letter: f for f in (
@@ -353,7 +358,7 @@ FAMILIES: dict[str, Family] = {f.letter: f for f in (
            Needs(others=("ETHUSD",)), _pairs_spread, lambda p: p["z_exit"] < p["z_entry"], "z_exit < z_entry"),
     Family("L", "meta_trend", "Take the moving-average trend only when a meta-label model gives the trade a high probability.",
            (_p("fast", int, 2, 200, 10, 20), _p("slow", int, 5, 500, 50, 100), _p("min_prob", float, 0.5, 0.99, 0.55, 0.6, 0.7)),
-           Needs(missing=("fancy_lib.models (meta-labels)",)), None, lambda p: p["fast"] < p["slow"], "fast < slow"),
+           Needs(ohlc=True, volume=True), _meta_trend, lambda p: p["fast"] < p["slow"], "fast < slow"),
     Family("M", "spot_futures_basis", "Long spot when the futures basis is unusually low against its recent history.",
            (_p("n", int, 5, 1000, 50, 100), _p("z_entry", float, 0.1, 5.0, 1.5, 2.0)),
            Needs(missing=("futures prices",)), None),

@@ -26,12 +26,14 @@ def test_scan_all_gives_the_dashboard_and_sixteen_statuses(sandbox, tmp_path):
     rep = json.loads(st.stdout)
     assert [e["family"] for e in rep] == list("ABCDEFGHIJKLMNOP")
     assert all(e["consistent"] and e["status"] for e in rep)             # recomputed from the store alone
-    assert {e["family"] for e in rep if e["status"] == "not_executable"} == {"L", "M", "N"}
+    assert {e["family"] for e in rep if e["status"] == "not_executable"} == {"M", "N"}
     store = Store(env["FANCY_STORE_URL"])
     # every family's page exists, and every combination tried is in the ledger
     scans = store.runs(kind="scan")
     assert len(scans) == 16 and all((tmp_path / "reports" / f"{i}.html").is_file() for i in scans["id"])
-    assert len(store.trials()) >= 13 * 10
+    assert len(store.trials()) >= 14 * 10
+    meta = store.metrics("meta.auc_out_of_sample")       # family L's model is shown with its own out-of-sample AUC
+    assert len(meta) == 1 and 0 <= meta["value"].iloc[0] <= 1 and store.metrics("meta.models")["value"].iloc[0] > 10
     history = len(store.statuses(history=True))
 
     again = fancy("scan", "--all", "--workers", "2", env=env)             # resumable: nothing to do
