@@ -399,18 +399,9 @@ def _app_state(settings, providers=None):
     except FancyError as e: _fail_input(e)
 
 def _after_up(url: str, *steps) -> None:
-    "Run `steps` in order in a thread once this server answers at `url` (the worker and the previews call this server)."
-    import threading, time, httpx
-    def go():
-        for _ in range(1200):
-            try:
-                if httpx.get(url, timeout=1).status_code == 200: break
-            except httpx.HTTPError: pass
-            time.sleep(0.1)
-        for step in steps:
-            try: step()
-            except Exception as e: click.echo(f"error: {getattr(step, '__name__', step)}: {type(e).__name__}: {e}", err=True)
-    threading.Thread(target=go, daemon=True, name="start-after-up").start()
+    "Run `steps` once this server answers at `url` (the worker and the previews call this server)."
+    from fancy_lib.image.smoke import after_up
+    after_up(url, *steps)
 
 def _self_served(path, settings, base: str, *, store, usage_log, torch_threads: int):
     "(app, state): the Images API of the model at `path`, with the job API mounted and the jobs sent to it (a real HTTP call to itself)."

@@ -15,7 +15,7 @@ import httpx
 from ..config import FancyError
 
 # %% auto #0
-__all__ = ['PASSED', 'FAILED', 'SKIPPED', 'SMOKE_PROMPT', 'SmokeError', 'Check', 'SmokeReport', 'run_smoke']
+__all__ = ['PASSED', 'FAILED', 'SKIPPED', 'SMOKE_PROMPT', 'SmokeError', 'Check', 'SmokeReport', 'run_smoke', 'after_up']
 
 # %% ../../nbs/27_image_smoke.ipynb #6b217084
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -305,3 +305,20 @@ def run_smoke(url: str, *, username: str, password: str, register: bool = True, 
     rep.seconds = time.perf_counter() - t_all
     say(rep.summary())
     return rep
+
+# %% ../../nbs/27_image_smoke.ipynb #01b6dd81
+def after_up(url: str, *steps: Callable[[], object], tries: int = 1200, pause_s: float = 0.1):
+    "Run `steps` in order in a daemon thread once `url` answers 200 (the thread, already started)."
+    import sys, threading
+    def go():
+        for _ in range(tries):
+            try:
+                if httpx.get(url, timeout=1).status_code == 200: break
+            except httpx.HTTPError: pass
+            time.sleep(pause_s)
+        for step in steps:
+            try: step()
+            except Exception as e: print(f"error: {getattr(step, '__name__', step)}: {type(e).__name__}: {e}", file=sys.stderr)
+    t = threading.Thread(target=go, daemon=True, name="start-after-up")
+    t.start()
+    return t
