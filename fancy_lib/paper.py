@@ -199,7 +199,8 @@ class PaperAccount:
     def _transition(self, gate: str, reason: str, change: Callable, value=None, limit=None, event: str = "state", **extra):
         old = self.state; change()
         row = {"time": self._now, "from": old, "to": self.state, "gate": gate, "reason": reason, "value": value, "limit": limit}
-        self._states.append(row)
+        # a lock set or lifted while another keeps the state (a daily loss while HALTED) is logged, not a state change
+        if old != self.state or event != "state": self._states.append(row)
         self._emit(event, **{k: v for k, v in row.items() if k != "time"}, **extra)
 
 # %% ../nbs/19e_paper.ipynb #58b29e67

@@ -53,3 +53,26 @@ def test_ml_meta_labels_runs_and_records_models_and_the_oos_comparison(sandbox):
     assert {"lightgbm", "gru"} <= {row[1] for row in models}
     executed = (sandbox["runs"] / run_id / "executed.ipynb").read_text()
     assert "cannot be told apart from chance" in executed or "not a promise of returns" in executed
+
+
+def test_paper_sandbox_runs_behind_gates_and_says_paper(sandbox):
+    """`fancy run paper_sandbox` with an operator kill switch: the account ends HALTED, the kill is in the JSON-lines
+    log (every line marked PAPER), the report says PAPER wherever it shows PnL, and a bad start is refused clearly."""
+    import json
+    from conftest import fancy
+    r = fancy("run", "paper_sandbox", "-p", "kill_at", "2019-06-01", env=sandbox["env"], timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_id = r.stdout.split()[1].rstrip(":")
+    run = sandbox["runs"] / run_id
+    m = json.loads((run / "manifest.json").read_text())
+    met = m["metrics"]
+    assert m["status"] == "succeeded" and met["paper.orders"] > 5 and met["paper.state_changes"] >= 1
+    lines = [json.loads(l) for l in (run / "paper_log.jsonl").read_text().splitlines()]
+    assert lines and all(l["mode"] == "PAPER" for l in lines)
+    kills = [l for l in lines if l["event"] == "kill"]
+    assert len(kills) == 1 and kills[0]["time"].startswith("2019-06-01")
+    assert not [l for l in lines if l["event"] == "fill" and l["time"] > kills[0]["time"]]      # HALTED: nothing after
+    html = (sandbox["reports"] / f"{run_id}.html").read_text()
+    assert "PAPER equity" in html and "PAPER account" in html
+    bad = fancy("run", "paper_sandbox", "-p", "start", "2030-01-01", env=sandbox["env"], timeout=600)
+    assert bad.returncode == 1 and "start is '2030-01-01': expected a time inside the data" in bad.stdout + bad.stderr
