@@ -252,7 +252,7 @@ def scan_cmd(family, all_families, symbol, split, new_trial, workers, force):
                 click.echo(f"  {o.parameters['family']}: {o.status}" + (f" ({o.error})" if o.error else ""))
         else:
             f = get_family(family)
-            if split and not f.needs.missing:           # a split outside the data is refused before anything runs
+            if split and not (f.needs.missing or f.needs.book):           # a split outside the data is refused before anything runs
                 from fancy_lib.scans import config_bars, split_bars
                 from fancy_lib.strategies import load_scan_config
                 split_bars(config_bars(load_scan_config(f.letter), symbol)[0], split)

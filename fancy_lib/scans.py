@@ -239,7 +239,7 @@ def scan_configured(family_or_path, *, symbol: str | None = None, split=None, st
                     save: bool = True, scan_id: str | None = None) -> ScanResult:
     "Scan a family as its TOML configuration says (optionally on another bundled symbol or split)."
     f = get_family(family_or_path) if isinstance(family_or_path, str) and not str(family_or_path).endswith(".toml") else None
-    if f is not None and not executable(f)[0] and f.needs.missing:
+    if f is not None and not executable(f)[0] and (f.needs.missing or f.needs.book):   # no bars can make it executable
         rec = RunRecord(id=scan_id or new_run_id(f"scan-{f.letter}"), kind="scan", notebook=f"scan:{f.letter}", status="succeeded")
         res = ScanResult(rec, f, "not_executable", executable(f)[1])
         if save: (open_store() if store is None else Store(store) if isinstance(store, str) else store).save_scan(rec)

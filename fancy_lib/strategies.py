@@ -52,6 +52,7 @@ class Needs:
     volume: bool = False
     others: tuple = ()           # symbols of other instruments, e.g. ('ETHUSD',)
     missing: tuple = ()          # data kinds or modules that do not exist yet: the family is not executable
+    book: bool = False           # trades an L2 order-book stream (fancy_lib.lob), not bars: scanned by fancy_lib.lob_scan
 
 @dataclass(frozen=True)
 class Family:
@@ -362,9 +363,10 @@ FAMILIES: dict[str, Family] = {f.letter: f for f in (
     Family("M", "spot_futures_basis", "Long spot when the futures basis is unusually low against its recent history.",
            (_p("n", int, 5, 1000, 50, 100), _p("z_entry", float, 0.1, 5.0, 1.5, 2.0)),
            Needs(missing=("futures prices",)), None),
-    Family("N", "orderbook_imbalance", "Buy when resting bid depth outweighs ask depth near the top of the book.",
-           (_p("levels", int, 1, 50, 5, 10), _p("threshold", float, 0.0, 1.0, 0.2, 0.3, 0.4)),
-           Needs(freq="1min", missing=("L2 order-book data",)), None),
+    Family("N", "orderbook_imbalance", "Quote both sides around a fair price skewed towards the side whose resting depth is larger.",
+           (_p("levels", int, 1, 50, 3, 5, 10), _p("threshold", float, 0.0, 1.0, 0.0, 0.3),
+            _p("skew", float, -20.0, 20.0, 0.5, 1.0, 2.0), _p("half_spread", float, 0.5, 50.0, 1.0, 2.0)),
+           Needs(book=True), None),
     Family("O", "stochastic_reversal", "Buy when the stochastic oscillator leaves oversold, sell when it is overbought.",
            (_p("n", int, 3, 200, 9, 14, 21), _p("lower", float, 1, 50, 10, 20, 30), _p("upper", float, 50, 99, 70, 80, 90)),
            Needs(ohlc=True), _stochastic_reversal, lambda p: p["lower"] < p["upper"], "lower < upper"),
@@ -388,6 +390,9 @@ def get_family(key: str | Family) -> Family:
 def executable(family: str | Family, bars=None, others: Mapping | None = None) -> tuple[bool, str]:
     "(True, 'executable') or (False, 'not executable: missing X') for this family on these bars and other instruments."
     f = get_family(family)
+    if f.needs.book:
+        return False, ("not executable: missing an L2 order-book stream (the bundle has bars only; fancy_lib.lob_scan "
+                       "scans this family on a stream)")
     if f.needs.missing or f.signals is None:
         return False, "not executable: missing " + ", ".join(f.needs.missing or ("a signal function",))
     miss = []

@@ -76,3 +76,22 @@ def test_paper_sandbox_runs_behind_gates_and_says_paper(sandbox):
     assert "PAPER equity" in html and "PAPER account" in html
     bad = fancy("run", "paper_sandbox", "-p", "start", "2030-01-01", env=sandbox["env"], timeout=600)
     assert bad.returncode == 1 and "start is '2030-01-01': expected a time inside the data" in bad.stdout + bad.stderr
+
+
+def test_lob_quoting_scans_family_n_on_a_synthetic_stream(sandbox):
+    """`fancy run lob_quoting` on a small stream: the stream is in the run folder in the documented layout and marked
+    synthetic, the scan ran the grid in-sample and the gates judged it, and the report says SYNTHETIC."""
+    import json
+    from conftest import fancy
+    from fancy_lib.lob_data import read_events
+    r = fancy("run", "lob_quoting", "-p", "n_events", "400000", "-p", "min_trades", "5", env=sandbox["env"], timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_id = r.stdout.split()[1].rstrip(":")
+    run = sandbox["runs"] / run_id
+    met = json.loads((run / "manifest.json").read_text())["metrics"]
+    assert met["scan.combinations"] == 36 and met["scan.evaluated"] == 1.0 and met["oos.fills"] > 0
+    assert {"gate.min_trades", "gate.profit_factor", "gate.pbo"} <= set(met)
+    s = read_events(run / "stream.parquet")
+    assert s.synthetic and s.symbol.startswith("SYNTHETIC") and len(s.events) >= 400_000
+    html = (sandbox["reports"] / f"{run_id}.html").read_text()
+    assert html.count("SYNTHETIC") >= 5 and "not recorded in the store" in html
