@@ -16,7 +16,7 @@ from .config import did_you_mean
 from .checks import check_choice, check_int, check_number, check_flag
 from .metrics import summary, periods_per_year as _periods_per_year
 from .backtest import TRADE_COLUMNS
-from .lob_data import LobError, DEPTH, TRADE, CLEAR, BID, ASK, EVENT_DTYPE, EVENT_COLUMNS
+from .lob_data import LobError, DEPTH, TRADE, CLEAR, BID, ASK, EVENT_DTYPE, check_rows
 from .lob_nb import (simulate_lob_nb, ACTION_TEXT, REASON_TEXT, StrategyId, IMBALANCE_PARAMS, F_POST_ONLY, F_IOC,
                               L_CONSTANT, L_EXPONENTIAL, L_LOGNORMAL, ERR_CROSSED, ERR_RING, Q_CONSERVATIVE, Q_PROPORTIONAL)
 
@@ -62,48 +62,6 @@ class Fees:
         check_number("fees.taker", self.taker, -0.01, 0.01, hi_open=False, hint=" (a fraction of notional; 0.0005 = 5 bp)", error=LobError)
 
 # %% ../nbs/19c_lob.ipynb #626d174a
-def _first_bad(mask: np.ndarray) -> int:
-    return int(np.argmax(mask))
-
-def _check_events(events) -> np.ndarray:
-    if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE:
-        what = f"an array of dtype {events.dtype}" if isinstance(events, np.ndarray) else f"a {type(events).__name__}"
-        raise LobError(f"events is {what}: expected a structured array of fancy_lib.lob_data.EVENT_DTYPE "
-                       f"(fields {', '.join(EVENT_COLUMNS)}) or a LobStream")
-    if events.ndim != 1 or len(events) == 0:
-        raise LobError(f"events has shape {events.shape}: expected a non-empty 1-d array of rows")
-    ex, lo, kind, side, price, qty = (events[c] for c in EVENT_COLUMNS)
-    bad = np.diff(ex) < 0
-    if bad.any():
-        i = _first_bad(bad) + 1
-        raise LobError(f"events row {i}: exch_ts {ex[i]} is before row {i-1}'s {ex[i-1]}: expected rows sorted by exch_ts (np.sort(events, order='exch_ts', kind='stable'))")
-    bad = lo < ex
-    if bad.any():
-        i = _first_bad(bad)
-        raise LobError(f"events row {i}: local_ts {lo[i]} is before exch_ts {ex[i]}: expected local_ts >= exch_ts (we cannot receive data before it happens)")
-    bad = ~np.isin(kind, (DEPTH, TRADE, CLEAR))
-    if bad.any():
-        i = _first_bad(bad)
-        raise LobError(f"events row {i}: kind {kind[i]}: expected DEPTH ({DEPTH}), TRADE ({TRADE}) or CLEAR ({CLEAR})")
-    bad = ~np.isin(side, (BID, ASK)) & ~((kind == CLEAR) & (side == 0))
-    if bad.any():
-        i = _first_bad(bad)
-        raise LobError(f"events row {i}: side {side[i]}: expected BID (+1) or ASK (-1) (0, both sides, only for CLEAR)")
-    book = kind != CLEAR
-    bad = book & ~(np.isfinite(qty) & (qty >= 0))
-    if bad.any():
-        i = _first_bad(bad)
-        raise LobError(f"events row {i}: qty {qty[i]}: expected a finite size of at least 0")
-    bad = (kind == TRADE) & (qty <= 0)
-    if bad.any():
-        i = _first_bad(bad)
-        raise LobError(f"events row {i}: trade qty {qty[i]}: expected a positive traded size")
-    bad = book & ~(np.isfinite(price) & (price > 0))
-    if bad.any():
-        i = _first_bad(bad)
-        raise LobError(f"events row {i}: price {price[i]}: expected a finite positive price")
-    return events
-
 @njit(cache=True)
 def _ticks_nb(price, kind, tick):
     "Integer ticks of the book rows, the first row off the grid (-1: none), the lowest and highest tick (one pass)."
@@ -320,7 +278,10 @@ def _stream_parts(events, tick, lot, data):
         raise LobError("tick and lot are needed: pass tick= and lot= (or a LobStream, which carries them)")
     tick = check_number("tick", tick, 0, lo_open=True, hint=", the price increment", error=LobError)
     lot = check_number("lot", lot, 0, lo_open=True, hint=", the quantity increment", error=LobError)
-    return _check_events(events), tick, lot, prov
+    events = check_rows(events)
+    if len(events) == 0:
+        raise LobError(f"events has shape {events.shape}: expected a non-empty 1-d array of rows")
+    return events, tick, lot, prov
 
 def simulate(events, *, tick: float | None = None, lot: float | None = None, strategy: str = "imbalance",
              params: dict | None = None, orders: list | None = None, latency: Latency = Latency(), fees: Fees = Fees(),

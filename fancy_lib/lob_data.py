@@ -10,8 +10,8 @@ from .config import FancyError
 
 # %% auto #0
 __all__ = ['DEPTH', 'TRADE', 'CLEAR', 'BID', 'ASK', 'KIND_NAMES', 'EVENT_DTYPE', 'EVENT_COLUMNS', 'LobError', 'LobStream',
-           'ZIFlow', 'synthetic_stream', 'validate_events', 'book_tops', 'to_frame', 'from_frame', 'write_events',
-           'read_events']
+           'ZIFlow', 'synthetic_stream', 'check_rows', 'validate_events', 'book_tops', 'to_frame', 'from_frame',
+           'write_events', 'read_events']
 
 # %% ../nbs/19b_lob_data.ipynb #292a800e
 class LobError(FancyError, ValueError):
@@ -281,8 +281,9 @@ def _off_grid(x: np.ndarray, step: float) -> np.ndarray:
 
 def _check_layout(events) -> np.ndarray:
     if not isinstance(events, np.ndarray) or events.dtype.names is None:
-        raise LobError(f"events is a {type(events).__name__}: expected a structured array of EVENT_DTYPE "
-                       f"(from_frame converts a DataFrame)")
+        what = f"an array of dtype {events.dtype}" if isinstance(events, np.ndarray) else f"a {type(events).__name__}"
+        raise LobError(f"events is {what}: expected a structured array of fancy_lib.lob_data.EVENT_DTYPE "
+                       f"(fields {', '.join(EVENT_COLUMNS)}), e.g. a LobStream's .events (from_frame converts a DataFrame)")
     names = events.dtype.names
     missing = [c for c in EVENT_COLUMNS if c not in names]; extra = [c for c in names if c not in EVENT_COLUMNS]
     if missing or extra:
@@ -292,42 +293,59 @@ def _check_layout(events) -> np.ndarray:
             raise LobError(f"events column {c!r} is {events.dtype[c]}: expected {EVENT_DTYPE[c]}")
     return events if events.dtype == EVENT_DTYPE else events.astype(EVENT_DTYPE)
 
+def _row_error(ev: np.ndarray, i: int, what: str) -> LobError:
+    "A LobError naming row `i` (its position, kind and exchange time), then what is wrong with it."
+    k = int(ev["kind"][i])
+    return LobError(f"row {i} ({KIND_NAMES.get(k, f'kind {k}')}, exch_ts {_ts(ev['exch_ts'][i])}): {what}")
+
+def check_rows(events: np.ndarray) -> np.ndarray:
+    "`events` as a 1-d EVENT_DTYPE array when each row passes the cheap per-row checks; else a LobError naming the row."
+    ev = _check_layout(events)
+    if ev.ndim != 1:
+        raise LobError(f"events has shape {ev.shape}: expected a 1-d array of rows")
+    ex, lt, kind, side, price, qty = (ev[c] for c in EVENT_COLUMNS)
+    if len(ev) > 1 and (bad := ex[1:] < ex[:-1]).any():
+        i = int(bad.argmax()) + 1
+        raise LobError(f"row {i}: out-of-order events: exch_ts {_ts(ex[i])} is before row {i - 1}'s exch_ts {_ts(ex[i - 1])}: "
+                       f"expected rows sorted by exch_ts, non-decreasing "
+                       f"(events[np.argsort(events['exch_ts'], kind='stable')] keeps each timestamp's rows in order)")
+    if (bad := lt < ex).any():
+        i = int(bad.argmax())
+        raise _row_error(ev, i, f"local_ts {_ts(lt[i])} is before exch_ts {int(ex[i])}: expected local_ts >= exch_ts "
+                                f"(data cannot arrive before it happens)")
+    if (bad := (kind < DEPTH) | (kind > CLEAR)).any():     # the kinds are DEPTH..CLEAR, 1..3
+        i = int(bad.argmax())
+        raise _row_error(ev, i, f"unknown kind {int(kind[i])}: expected DEPTH ({DEPTH}), TRADE ({TRADE}) or CLEAR ({CLEAR})")
+    book = kind != CLEAR
+    if (bad := (side > 1) | (side < -1) | (book & (side == 0))).any():
+        i = int(bad.argmax())
+        raise _row_error(ev, i, f"side {int(side[i])}: expected {BID} (bid), {ASK} (ask) or 0 (both)" if kind[i] == CLEAR else
+                                f"side {int(side[i])}: expected {BID} (bid) or {ASK} (ask) (0, both sides, only on a clear row)")
+    with np.errstate(invalid="ignore"):
+        if (bad := book & ~((price > 0) & (price < np.inf))).any():
+            i = int(bad.argmax())
+            raise _row_error(ev, i, f"price {float(price[i])!r}: expected a finite positive price")
+        if (bad := (book & ~((qty >= 0) & (qty < np.inf))) | ((kind == TRADE) & (qty == 0))).any():
+            i = int(bad.argmax()); q = float(qty[i])
+            raise _row_error(ev, i, f"qty {q!r}: expected a finite quantity" if not math.isfinite(q) else
+                                    f"trade qty {q!r}: expected a trade qty > 0" if kind[i] == TRADE else
+                                    f"negative qty {q!r}: expected a depth qty >= 0 (0 clears the level)")
+    return ev
+
 def validate_events(events: np.ndarray, *, tick: float, lot: float) -> np.ndarray:
     "`events` (as EVENT_DTYPE) when it is a usable L2 stream on the `tick`/`lot` grid; else a LobError naming the row."
     tick = check_number("tick", tick, 0, lo_open=True, error=LobError)
     lot = check_number("lot", lot, 0, lo_open=True, error=LobError)
-    ev = _check_layout(events)
-    ex, lt, kind, side, price, qty = (ev[c] for c in EVENT_COLUMNS)
-    def first(bad, what):
-        i = int(np.flatnonzero(bad)[0])
-        raise LobError(f"row {i} ({KIND_NAMES.get(int(kind[i]), 'kind ' + str(kind[i]))}, exch_ts "
-                       f"{_ts(ex[i])}): {what(i)}")
-    if len(ev) > 1 and (bad := np.diff(ex) < 0).any():
-        i = int(np.flatnonzero(bad)[0]) + 1
-        raise LobError(f"row {i}: out-of-order events: exch_ts {_ts(ex[i])} is before row {i - 1}'s {_ts(ex[i - 1])}; "
-                       f"expected exch_ts non-decreasing (sort the rows by exch_ts, stably)")
-    if (bad := lt < ex).any():
-        first(bad, lambda i: f"local_ts {_ts(lt[i])} is before exch_ts: expected local_ts >= exch_ts")
-    if (bad := ~np.isin(kind, list(KIND_NAMES))).any():
-        first(bad, lambda i: f"unknown kind {int(kind[i])}: expected one of {KIND_NAMES}")
+    ev = check_rows(events)
+    ex, kind, side, price, qty = (ev[c] for c in ("exch_ts", "kind", "side", "price", "qty"))
     book = kind != CLEAR
-    if (bad := book & (side != BID) & (side != ASK)).any():
-        first(bad, lambda i: f"side {int(side[i])}: expected {BID} (bid) or {ASK} (ask)")
-    if (bad := ~book & (np.abs(side) > 1)).any():
-        first(bad, lambda i: f"side {int(side[i])}: expected 1 (bid), -1 (ask) or 0 (both)")
     with np.errstate(invalid="ignore"):
-        if (bad := book & ~(np.isfinite(price) & (price > 0))).any():
-            first(bad, lambda i: f"price {float(price[i])!r}: expected a finite positive price")
         if (bad := book & _off_grid(price, tick)).any():
-            first(bad, lambda i: f"price {float(price[i])!r} is off the tick grid: expected a multiple of tick={tick!r}")
-        if (bad := book & ~np.isfinite(qty)).any():
-            first(bad, lambda i: f"qty {float(qty[i])!r}: expected a finite quantity")
-        if (bad := (kind == DEPTH) & (qty < 0)).any():
-            first(bad, lambda i: f"negative qty {float(qty[i])!r}: expected a depth qty >= 0 (0 clears the level)")
-        if (bad := (kind == TRADE) & ~(qty > 0)).any():
-            first(bad, lambda i: f"qty {float(qty[i])!r}: expected a trade qty > 0")
+            i = int(bad.argmax())
+            raise _row_error(ev, i, f"price {float(price[i])!r} is off the tick grid: expected a multiple of tick={tick!r}")
         if (bad := book & _off_grid(qty, lot)).any():
-            first(bad, lambda i: f"qty {float(qty[i])!r} is off the lot grid: expected a multiple of lot={lot!r}")
+            i = int(bad.argmax())
+            raise _row_error(ev, i, f"qty {float(qty[i])!r} is off the lot grid: expected a multiple of lot={lot!r}")
     levels, prices = _levels(ev, tick)
     row, b, a, _, _ = _replay_nb(kind, side, levels, qty, ex, len(prices), True, False)
     if row >= 0:
