@@ -131,8 +131,19 @@ class StreamScan:
     synthetic: bool
 
     def summary(self) -> str:
-        tag = "SYNTHETIC stream: a pipeline check, not evidence; not recorded in the store. " if self.synthetic else ""
-        return f"{self.scan.summary()}\n  status {self.status}: {self.reason}\n  {tag}".rstrip()
+        "The scan in a few lines; no CAGR (a stream of seconds annualises to nonsense), Sharpe only to rank."
+        r = self.scan
+        lines = [f"scan {r.id}: {r.family.label}: {r.outcome}: {r.reason}"]
+        if r.params: lines.append(f"  chosen {r.params} after {r.n_trials} trial(s)")
+        for side, x in (("in-sample", r.is_result), ("out-of-sample", r.oos_result)):
+            if x is not None:
+                m = x.metrics
+                lines.append(f"  {side:14s} PnL {x.equity.iloc[-1] - x.params['init_cash']:,.2f}  sharpe {m['sharpe']:.4g}  "
+                             f"max drawdown {m['max_drawdown']:.4%}  profit factor {m['profit_factor']:.3f}  "
+                             f"round trips {len(x.trades)}  fills {len(x.fills)}")
+        lines.append(f"  status {self.status}: {self.reason}")
+        if self.synthetic: lines.append("  SYNTHETIC stream: a pipeline check, not evidence; not recorded in the store.")
+        return "\n".join(lines)
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([o.__dict__ for o in self.outcomes])
