@@ -405,11 +405,10 @@ def model_table(store) -> pd.DataFrame:
     m = m.rename(columns=lambda c: c.removeprefix("model.")).reindex(runs["id"]).reset_index(drop=True)
     out = pd.DataFrame({"id": runs["id"], "model": runs["notebook"].str.removeprefix("model:"),
                         "status": runs["status"].map({"succeeded": "trained", "failed": "rejected"}).fillna(runs["status"]),
-                        "reason": runs["error_message"], "device": [None] * len(runs), "started_at": runs["started_at"]})
+                        "reason": runs["error_message"], "started_at": runs["started_at"]})
     out = pd.concat([out, m.drop(columns=[c for c in m.columns if c in out.columns])], axis=1)
     out["verdict"] = [VERDICTS[int(v)] if v == v else None for v in out.get("verdict", pd.Series(np.nan, index=out.index))]
     for c in ("samples", "features", "folds", "predicted_positive", "model_bytes", "seed"):
         if c in out: out[c] = out[c].astype("Int64")
-    recs = {r: store.get_run(r) for r in out["id"]}
-    out["device"] = [str(recs[r].device.get("device", "cpu")) for r in out["id"]]
+    out["device"] = runs["device"].fillna("cpu").to_numpy()       # the runs table's column: no record read per row
     return out.reindex(columns=list(MODEL_COLUMNS))

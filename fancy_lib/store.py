@@ -392,7 +392,7 @@ def _find_succeeded(self, *, notebook_sha256: str, parameters_sha256: str, code_
 Store.save_runs, Store.save_run, Store.get_run, Store.find_succeeded = _save_runs, _save_run, _get_run, _find_succeeded
 
 # %% ../nbs/07_store.ipynb #9c7a8c2b
-RUN_COLUMNS = ("id", "kind", "line", "notebook", "status", "started_at", "finished_at", "wall_s", "cpu_s", "gpu_s",
+RUN_COLUMNS = ("id", "kind", "line", "notebook", "status", "started_at", "finished_at", "wall_s", "cpu_s", "gpu_s", "device",
                "commit", "dirty", "seed", "parameters", "data_start", "data_end", "data_sha256", "rerun_of", "batch_id",
                "attempt", "error_type", "error_message", "error_cell", "report", "run_dir")
 
