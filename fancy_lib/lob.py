@@ -18,11 +18,12 @@ from .metrics import summary, periods_per_year as _periods_per_year
 from .backtest import TRADE_COLUMNS
 from .lob_data import LobError, DEPTH, TRADE, CLEAR, BID, ASK, EVENT_DTYPE, check_rows
 from .lob_nb import (simulate_lob_nb, ACTION_TEXT, REASON_TEXT, StrategyId, IMBALANCE_PARAMS, F_POST_ONLY, F_IOC,
-                              L_CONSTANT, L_EXPONENTIAL, L_LOGNORMAL, ERR_CROSSED, ERR_RING, Q_CONSERVATIVE, Q_PROPORTIONAL)
+                              L_CONSTANT, L_EXPONENTIAL, L_LOGNORMAL, ERR_CROSSED, ERR_RING, Q_CONSERVATIVE, Q_PROPORTIONAL,
+                              RISK_LIMITS, RISK_SETTINGS)
 
 # %% auto #0
-__all__ = ['QUEUE_MODELS', 'LATENCY_DISTS', 'STRATEGIES', 'FILL_COLUMNS', 'LOB_DECISION_COLUMNS', 'Latency', 'Fees', 'LobResult',
-           'simulate']
+__all__ = ['QUEUE_MODELS', 'LATENCY_DISTS', 'STRATEGIES', 'FILL_COLUMNS', 'LOB_DECISION_COLUMNS', 'Latency', 'Fees', 'LobRisk',
+           'LobResult', 'simulate']
 
 # %% ../nbs/19c_lob.ipynb #bac77b58
 QUEUE_MODELS = ("conservative", "proportional")
@@ -60,6 +61,41 @@ class Fees:
     def __post_init__(self):
         check_number("fees.maker", self.maker, -0.01, 0.01, hi_open=False, hint=" (a fraction of notional; -0.0001 = a 1 bp rebate)", error=LobError)
         check_number("fees.taker", self.taker, -0.01, 0.01, hi_open=False, hint=" (a fraction of notional; 0.0005 = 5 bp)", error=LobError)
+
+# %% ../nbs/19c_lob.ipynb #c4323669
+_BIG_NS = np.iinfo(np.int64).max
+
+@dataclass(frozen=True)
+class LobRisk:
+    "Pre-trade limits checked before every new order, on the strategy's local view; None switches a gate off."
+    max_position: float | None = None                 # |units| after the order, orders in flight and resting included
+    max_notional_per_order: float | None = None       # qty x limit price, in cash
+    max_notional_per_instrument: float | None = None  # |position after| x local mid, in cash
+    max_daily_loss: float | None = None               # cash lost since the UTC day's first local event -> REDUCING for the day
+    max_drawdown: float | None = None                 # fraction below the local equity peak -> HALTED
+    max_orders: int | None = None                     # new orders per order_window ns of local time
+    order_window: int = 1_000_000_000                 # ns
+    kill_at: int | pd.Timestamp | None = None         # local time (ns or Timestamp) of the operator's kill switch -> HALTED
+
+    def __post_init__(self):
+        for k in RISK_LIMITS:
+            v = getattr(self, k)
+            if v is not None:
+                check_number(f"risk.{k}", v, 0, 1 if k == "max_drawdown" else math.inf, lo_open=True,
+                             hint=" (a fraction of the equity peak)" if k == "max_drawdown" else "", error=LobError)
+        if self.max_orders is not None: check_int("risk.max_orders", self.max_orders, 1, 1_000_000, error=LobError)
+        check_int("risk.order_window", self.order_window, 1, error=LobError)
+        k = self.kill_at
+        if isinstance(k, pd.Timestamp): object.__setattr__(self, "kill_at", int((k.tz_localize("UTC") if k.tz is None else k).value))
+        elif k is not None: check_int("risk.kill_at", k, 0, error=LobError)
+
+    def as_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        "The loop's (limits, settings) arrays: RISK_LIMITS as floats (inf: off), RISK_SETTINGS as int64."
+        rk = np.array([math.inf if getattr(self, k) is None else float(getattr(self, k)) for k in RISK_LIMITS])
+        rt = np.array([1, self.max_orders or 0, self.order_window, _BIG_NS if self.kill_at is None else self.kill_at], np.int64)
+        return rk, rt
+
+_NO_RISK = (np.full(len(RISK_LIMITS), math.inf), np.array([0, 0, 1, _BIG_NS], np.int64))
 
 # %% ../nbs/19c_lob.ipynb #626d174a
 @njit(cache=True)
@@ -286,8 +322,8 @@ def _stream_parts(events, tick, lot, data):
 def simulate(events, *, tick: float | None = None, lot: float | None = None, strategy: str = "imbalance",
              params: dict | None = None, orders: list | None = None, latency: Latency = Latency(), fees: Fees = Fees(),
              queue_model: str = "conservative", init_cash: float = 100_000.0, sample: int = 1_000_000_000,
-             margin: int = 1000, data: dict | None = None) -> LobResult:
-    "Replay an L2 stream against a strategy's own orders, with latencies, queue position and fees."
+             margin: int = 1000, data: dict | None = None, risk: LobRisk | None = None) -> LobResult:
+    "Replay an L2 stream against a strategy's own orders, with latencies, queue position, fees and optional risk gates."
     t_start = time.perf_counter()
     events, tick, lot, prov = _stream_parts(events, tick, lot, data)
     strategy = check_choice("strategy", strategy, STRATEGIES, error=LobError)
@@ -297,6 +333,8 @@ def simulate(events, *, tick: float | None = None, lot: float | None = None, str
     if not isinstance(fees, Fees):
         raise LobError(f"fees is {fees!r}: expected Fees(maker=..., taker=...) as fractions of notional")
     init_cash = check_number("init_cash", init_cash, 0, lo_open=True, error=LobError)
+    if risk is not None and not isinstance(risk, LobRisk):
+        raise LobError(f"risk is {risk!r}: expected None or a LobRisk(max_position=..., ...)")
     sample = check_int("sample", sample, 1, error=LobError)
     margin = check_int("margin", margin, 1, 10_000_000, error=LobError)
     idx, base, nlev = _level_index(events, tick, margin)
@@ -317,7 +355,8 @@ def simulate(events, *, tick: float | None = None, lot: float | None = None, str
     err, at, st, sf, dec_i, dec_f = simulate_lob_nb(
         ex, lo, np.ascontiguousarray(events["kind"]), np.ascontiguousarray(events["side"]), idx,
         np.ascontiguousarray(events["qty"]), perm, nlev, base, tick, lot, getattr(StrategyId, strategy), sp, *so,
-        latency.as_array(), np.array([fees.maker, fees.taker]), QUEUE_MODELS.index(queue_model), init_cash, sample)
+        latency.as_array(), np.array([fees.maker, fees.taker]), QUEUE_MODELS.index(queue_model), init_cash, sample,
+        *(_NO_RISK if risk is None else risk.as_arrays()))
     t_loop = time.perf_counter() - t_loop
     if err == ERR_CROSSED:
         raise LobError(f"events row {at} (exch_ts {ex[at]}): the book is crossed after this timestamp's rows: expected best bid "
@@ -339,6 +378,7 @@ def simulate(events, *, tick: float | None = None, lot: float | None = None, str
     p = {"strategy": strategy, "params": p_strat, "tick": tick, "lot": lot, "latency": asdict(latency), "fees": asdict(fees),
          "queue_model": queue_model, "init_cash": init_cash, "sample": sample, "margin": margin, "n_events": len(events),
          "periods_per_year": ppy, "data": prov}
+    if risk is not None: p["risk"] = asdict(risk)
     return LobResult(equity, returns, positions, pd.Series(sf[:, 2], index=index, name="cash"),
                      pd.Series(sf[:, 3], index=index, name="mid"), trades, fills, decisions, metrics, p,
                      {"loop": t_loop, "total": time.perf_counter() - t_start})

@@ -11,10 +11,12 @@ from numba import njit
 
 # %% auto #0
 __all__ = ['Action', 'ACTION_TEXT', 'REASON_TEXT', 'R_NONE', 'R_POST_ONLY', 'R_STP', 'R_LOT', 'R_RANGE', 'R_CXL_FILLED',
-           'R_CXL_DEAD', 'R_IOC', 'R_CXL_UNKNOWN', 'StrategyId', 'IMBALANCE_PARAMS', 'F_POST_ONLY', 'F_IOC', 'S_FLIGHT',
-           'S_RESTING', 'S_FILLED', 'S_CANCELLED', 'S_REJECTED', 'Q_CONSERVATIVE', 'Q_PROPORTIONAL', 'L_CONSTANT',
-           'L_EXPONENTIAL', 'L_LOGNORMAL', 'ERR_NONE', 'ERR_CROSSED', 'ERR_RING', 'ActionT', 'StrategyIdT',
-           'draw_latency_nb', 'set_level_nb', 'depth_sum_nb', 'simulate_lob_nb']
+           'R_CXL_DEAD', 'R_IOC', 'R_CXL_UNKNOWN', 'R_MAX_POS', 'R_MAX_NOT_ORDER', 'R_MAX_NOT_INST', 'R_MAX_ORDERS',
+           'R_REDUCING', 'R_HALTED', 'R_MAX_DD', 'R_MAX_DAILY', 'R_NEW_DAY', 'R_KILL', 'RISK_STATES', 'ST_ACTIVE',
+           'ST_REDUCING', 'ST_HALTED', 'RISK_LIMITS', 'RISK_SETTINGS', 'StrategyId', 'IMBALANCE_PARAMS', 'F_POST_ONLY',
+           'F_IOC', 'S_FLIGHT', 'S_RESTING', 'S_FILLED', 'S_CANCELLED', 'S_REJECTED', 'Q_CONSERVATIVE',
+           'Q_PROPORTIONAL', 'L_CONSTANT', 'L_EXPONENTIAL', 'L_LOGNORMAL', 'ERR_NONE', 'ERR_CROSSED', 'ERR_RING',
+           'ActionT', 'StrategyIdT', 'draw_latency_nb', 'set_level_nb', 'depth_sum_nb', 'simulate_lob_nb']
 
 # %% ../nbs/19c2_lob_nb.ipynb #90309042
 class ActionT(NamedTuple):
@@ -26,14 +28,25 @@ class ActionT(NamedTuple):
     cancelled: int = 5
     rejected: int = 6
     cancel_rejected: int = 7
+    refused: int = 8         # a risk gate refused a new order before it was sent
+    state: int = 9           # the risk state changed (ACTIVE / REDUCING / HALTED)
 
 Action = ActionT()
 ACTION_TEXT = tuple(ActionT._fields)
 
 REASON_TEXT = ("", "post-only would cross", "self-trade prevented", "below one lot",
                "price outside the simulated book", "cancel rejected: already filled",
-               "cancel rejected: order not live", "IOC remainder cancelled", "cancel rejected: unknown order")
-R_NONE, R_POST_ONLY, R_STP, R_LOT, R_RANGE, R_CXL_FILLED, R_CXL_DEAD, R_IOC, R_CXL_UNKNOWN = range(9)
+               "cancel rejected: order not live", "IOC remainder cancelled", "cancel rejected: unknown order",
+               "max_position", "max_notional_per_order", "max_notional_per_instrument", "max_orders", "state REDUCING",
+               "state HALTED", "max_drawdown", "max_daily_loss", "new UTC day", "kill switch")
+(R_NONE, R_POST_ONLY, R_STP, R_LOT, R_RANGE, R_CXL_FILLED, R_CXL_DEAD, R_IOC, R_CXL_UNKNOWN, R_MAX_POS, R_MAX_NOT_ORDER,
+ R_MAX_NOT_INST, R_MAX_ORDERS, R_REDUCING, R_HALTED, R_MAX_DD, R_MAX_DAILY, R_NEW_DAY, R_KILL) = range(19)
+RISK_STATES = ("ACTIVE", "REDUCING", "HALTED")
+ST_ACTIVE, ST_REDUCING, ST_HALTED = range(3)
+RISK_LIMITS = ("max_position", "max_notional_per_order", "max_notional_per_instrument", "max_daily_loss", "max_drawdown")
+"The risk array's float limits, in this order (units, cash, cash, cash, a fraction of the equity peak); inf: off."
+RISK_SETTINGS = ("on", "max_orders", "order_window", "kill_at")
+"The risk array's integer settings: 1 to check, orders per window (0: off), window in ns, kill time in local ns."
 
 class StrategyIdT(NamedTuple):
     scripted: int = 0
@@ -92,10 +105,11 @@ def depth_sum_nb(q: np.ndarray, best: int, is_bid: bool, levels: int) -> float:
 
 # %% ../nbs/19c2_lob_nb.ipynb #cb020e30
 C_NDEC, C_NORD, C_ENH, C_ENT, C_RSH, C_RST, C_LAST_EN, C_LAST_RS, C_NLIVE = range(9)
-A_CASH, A_POS, A_LPOS = range(3)
+A_CASH, A_POS, A_LPOS, A_LCASH, A_LOPEN_B, A_LOPEN_S = range(6)   # L*: the strategy's view, from the replies
 DEC_I = ("local_ts", "exch_ts", "order_id", "action", "reason", "side", "liquidity")   # -1 liquidity: not a fill
 DEC_F = ("price", "qty", "leaves", "fee")
-OI_SIDE, OI_PX, OI_FLAGS, OI_STATUS = range(4)
+OI_SIDE, OI_PX, OI_FLAGS, OI_STATUS, OI_LOCAL = range(5)
+LO_UNSENT, LO_LIVE, LO_CANCEL_SENT, LO_DONE = range(4)     # an order as the strategy knows it (OI_LOCAL)
 OF_QTY, OF_LEAVES, OF_AHEAD, OF_TRADED, OF_CLEARPREV = range(5)
 
 @njit(cache=True, inline="always")   # inlined: a call with many array arguments costs more than the work
@@ -116,7 +130,7 @@ def _respond_nb(t, oid, action, reason, side, liq, price, qty, leaves, fee, ctr,
     j = ctr[C_RST] & (rs_i.shape[0] - 1)
     ctr[C_RST] += 1
     rs_i[j, 0] = arr; rs_i[j, 1] = action; rs_i[j, 2] = oid
-    rs_f[j] = qty * side if (action == Action.partially_filled or action == Action.filled) else 0.0
+    rs_f[j, 0] = qty; rs_f[j, 1] = price; rs_f[j, 2] = fee     # the report carries what the strategy books
 
 @njit(cache=True, inline="always")
 def _send_nb(t, kind, oid, ctr, lat, en_i) -> int:
@@ -285,12 +299,101 @@ def _settle_clear_nb(bq, aq, model, oi, of, live, ctr):
             _queue_move_nb(o, of[o, OF_CLEARPREV], bq[px] if oi[o, OI_SIDE] == 1 else aq[px], model, of)
             of[o, OF_CLEARPREV] = -1.0
 
+# %% ../nbs/19c2_lob_nb.ipynb #96113468
+RK_MAX_POS, RK_MAX_NOT_ORDER, RK_MAX_NOT_INST, RK_MAX_DAILY, RK_MAX_DD = range(5)
+RT_ON, RT_MAX_ORDERS, RT_WINDOW, RT_KILL_AT = range(4)
+K_STATE, K_DAY_END, K_LAST_GATE = 0, 1, 2          # rki; K_LAST_GATE, K_LAST_GATE + 1: the quoter's last refusal per leg
+K_NSENT = 4
+KF_PEAK, KF_DAY_EQ, KF_LMID = range(3)
+_DAY = np.int64(86_400_000_000_000)
+
+@njit(cache=True, inline="always")
+def _local_equity_nb(acct, rkf):
+    return acct[A_LCASH] + (acct[A_LPOS] * rkf[KF_LMID] if acct[A_LPOS] != 0.0 else 0.0)
+
+@njit(cache=True)
+def _risk_gate_nb(t, side, price, qty, rk, rt, rki, rkf, otimes, acct):
+    "(gate, value, limit) of the first gate a new order fails on the local view; gate R_NONE when it passes."
+    pos = acct[A_LPOS]
+    open_ = acct[A_LOPEN_B] if side == 1 else acct[A_LOPEN_S]
+    after = pos + side * (open_ + qty)
+    state = rki[K_STATE]
+    if state == ST_HALTED:
+        return R_HALTED, abs(after), np.nan
+    if state == ST_REDUCING and not (side * pos < 0.0 and open_ + qty <= abs(pos) * (1 + 1e-12)):
+        return R_REDUCING, abs(after), abs(pos)
+    m = rt[RT_MAX_ORDERS]
+    if m > 0 and rki[K_NSENT] >= m and otimes[rki[K_NSENT] % m] > t - rt[RT_WINDOW]:
+        c = 0
+        for k in range(m):
+            if otimes[k] > t - rt[RT_WINDOW]: c += 1
+        return R_MAX_ORDERS, float(c + 1), float(m)
+    if qty * price > rk[RK_MAX_NOT_ORDER]:
+        return R_MAX_NOT_ORDER, qty * price, rk[RK_MAX_NOT_ORDER]
+    if abs(after) > rk[RK_MAX_POS] * (1 + 1e-12):
+        return R_MAX_POS, abs(after), rk[RK_MAX_POS]
+    mid = rkf[KF_LMID] if not np.isnan(rkf[KF_LMID]) else price
+    if abs(after) * mid > rk[RK_MAX_NOT_INST]:
+        return R_MAX_NOT_INST, abs(after) * mid, rk[RK_MAX_NOT_INST]
+    return R_NONE, 0.0, 0.0
+
+@njit(cache=True, inline="always")
+def _risk_accept_nb(t, rt, rki, otimes):
+    "Count an accepted new order in the `max_orders` window (a ring of the last `max_orders` send times)."
+    m = rt[RT_MAX_ORDERS]
+    if m > 0:
+        otimes[rki[K_NSENT] % m] = t
+    rki[K_NSENT] += 1
+
+@njit(cache=True, inline="always")
+def _log_state_nb(t, to, reason, value, limit, rki, ctr, dec_i, dec_f):
+    _log_nb(dec_i, dec_f, ctr, t, _NO_TS, -1, Action.state, reason, 0, -1, float(rki[K_STATE]), float(to), value, limit)
+    rki[K_STATE] = to
+
+@njit(cache=True)
+def _risk_day_nb(t, rki, rkf, acct, ctr, dec_i, dec_f):
+    "The first local event of a UTC day: the day's reference equity; a daily REDUCING ends."
+    rki[K_DAY_END] = (t // _DAY + 1) * _DAY
+    rkf[KF_DAY_EQ] = _local_equity_nb(acct, rkf)
+    if rki[K_STATE] == ST_REDUCING:
+        _log_state_nb(t, ST_ACTIVE, R_NEW_DAY, np.nan, np.nan, rki, ctr, dec_i, dec_f)
+
+@njit(cache=True)
+def _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f) -> bool:
+    "Move the state from the local equity at a strategy step; True when it has just become HALTED."
+    if t >= rki[K_DAY_END]:
+        _risk_day_nb(t, rki, rkf, acct, ctr, dec_i, dec_f)
+    eq = _local_equity_nb(acct, rkf)
+    if eq > rkf[KF_PEAK]: rkf[KF_PEAK] = eq
+    if rki[K_STATE] == ST_HALTED:
+        return False
+    dd = (rkf[KF_PEAK] - eq) / rkf[KF_PEAK]
+    if dd > rk[RK_MAX_DD]:
+        _log_state_nb(t, ST_HALTED, R_MAX_DD, dd, rk[RK_MAX_DD], rki, ctr, dec_i, dec_f)
+        return True
+    loss = rkf[KF_DAY_EQ] - eq
+    if rki[K_STATE] == ST_ACTIVE and loss > rk[RK_MAX_DAILY]:
+        _log_state_nb(t, ST_REDUCING, R_MAX_DAILY, loss, rk[RK_MAX_DAILY], rki, ctr, dec_i, dec_f)
+    return False
+
+@njit(cache=True)
+def _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base):
+    "Send a cancel for every order the strategy believes live (the kill switch, a halt)."
+    for oid in range(ctr[C_NORD]):
+        if oi[oid, OI_LOCAL] == LO_LIVE:
+            arr = _send_nb(t, 1, oid, ctr, lat, en_i)
+            _log_nb(dec_i, dec_f, ctr, t, arr, oid, Action.cancel_sent, R_NONE, oi[oid, OI_SIDE], -1,
+                    (base + oi[oid, OI_PX]) * tick, 0.0, of[oid, OF_LEAVES], 0.0)
+            oi[oid, OI_LOCAL] = LO_CANCEL_SENT
+
 # %% ../nbs/19c2_lob_nb.ipynb #8962b18d
 @njit(cache=True)
-def _new_order_nb(t, side, px, qty, flags, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base) -> int:
+def _new_order_nb(t, side, px, qty, flags, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base, acct) -> int:
     oid = ctr[C_NORD]
     ctr[C_NORD] = oid + 1
     oi[oid, OI_SIDE] = side; oi[oid, OI_PX] = px; oi[oid, OI_FLAGS] = flags; oi[oid, OI_STATUS] = S_FLIGHT
+    oi[oid, OI_LOCAL] = LO_LIVE
+    acct[A_LOPEN_B if side == 1 else A_LOPEN_S] += qty
     of[oid, OF_QTY] = qty; of[oid, OF_LEAVES] = qty; of[oid, OF_AHEAD] = 0.0; of[oid, OF_TRADED] = 0.0
     of[oid, OF_CLEARPREV] = -1.0
     arr = _send_nb(t, 0, oid, ctr, lat, en_i)
@@ -298,7 +401,8 @@ def _new_order_nb(t, side, px, qty, flags, oi, of, ctr, lat, en_i, dec_i, dec_f,
     return oid
 
 @njit(cache=True, inline="always")
-def _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base):
+def _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base,
+                       on, rk, rt, rki, rkf, otimes):
     nlev = lbq.shape[0]
     bb, ba = lbest[0], lbest[1]
     if bb < 0 or ba >= nlev:
@@ -317,10 +421,21 @@ def _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i,
             arr = _send_nb(t, 1, oid, ctr, lat, en_i)
             _log_nb(dec_i, dec_f, ctr, t, arr, oid, Action.cancel_sent, R_NONE, oi[oid, OI_SIDE], -1,
                     (base + oi[oid, OI_PX]) * tick, 0.0, of[oid, OF_LEAVES], 0.0)
+            oi[oid, OI_LOCAL] = LO_CANCEL_SENT
             st[leg] = -1
     for leg in range(2):
         if st[leg] < 0 and want[leg]:
-            st[leg] = _new_order_nb(t, 1 - 2 * leg, target[leg], oq, F_POST_ONLY, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
+            if on:
+                price = (base + target[leg]) * tick
+                g, v, lim = _risk_gate_nb(t, 1 - 2 * leg, price, oq, rk, rt, rki, rkf, otimes, acct)
+                if g != R_NONE:     # a leg refused again for the same gate is not logged again
+                    if rki[K_LAST_GATE + leg] != g:
+                        _log_nb(dec_i, dec_f, ctr, t, _NO_TS, -1, Action.refused, g, 1 - 2 * leg, -1, price, oq, v, lim)
+                        rki[K_LAST_GATE + leg] = g
+                    continue
+                rki[K_LAST_GATE + leg] = R_NONE
+                _risk_accept_nb(t, rt, rki, otimes)
+            st[leg] = _new_order_nb(t, 1 - 2 * leg, target[leg], oq, F_POST_ONLY, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base, acct)
             st[2 + leg] = target[leg]
 
 # %% ../nbs/19c2_lob_nb.ipynb #e50f7457
@@ -341,9 +456,10 @@ def _clear_side_nb(q, cons, sd, oi, of, live, ctr):
 # %% ../nbs/19c2_lob_nb.ipynb #ebcbf971
 @njit(cache=True)
 def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, lot, strategy, sp,
-                    so_t, so_kind, so_side, so_px, so_qty, so_flags, so_ref, lat, fees, model, init_cash, sample):
+                    so_t, so_kind, so_side, so_px, so_qty, so_flags, so_ref, lat, fees, model, init_cash, sample, rk, rt):
     """Run the event loop. Events: exchange/local times, kind, side, level index, quantity; `perm` orders them by
-    local time. Returns (error code, event index, samples (t, equity, position, cash, mid), decision ints, floats)."""
+    local time; `rk`, `rt`: the risk limits (RISK_LIMITS) and settings (RISK_SETTINGS).
+    Returns (error code, event index, samples (t, equity, position, cash, mid), decision ints, floats)."""
     np.random.seed(np.int64(lat[5]))
     n, big = ex_ts.shape[0], np.iinfo(np.int64).max
     bq, aq, bcons, acons = np.zeros(nlev), np.zeros(nlev), np.zeros(nlev), np.zeros(nlev)
@@ -353,16 +469,22 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
     clr = np.zeros(2, np.bool_)
     ring = 1 << 12
     while ring < 4 * (nlev + 64): ring <<= 1
-    en_i, rs_i, rs_f = np.empty((ring, 3), np.int64), np.empty((ring, 3), np.int64), np.empty(ring)
+    en_i, rs_i, rs_f = np.empty((ring, 3), np.int64), np.empty((ring, 3), np.int64), np.empty((ring, 3))
     n_script = so_t.shape[0]
     ocap = max(n_script, 1024)
-    oi, of = np.zeros((ocap, 4), np.int64), np.zeros((ocap, 5))
+    oi, of = np.zeros((ocap, 5), np.int64), np.zeros((ocap, 5))
     live = np.empty(max(4096, n_script + 16), np.int64)
     dec_i, dec_f = np.empty((4096 + 4 * nlev, 7), np.int64), np.empty((4096 + 4 * nlev, 4))
     ctr = np.zeros(9, np.int64)
     ctr[C_LAST_EN] = ctr[C_LAST_RS] = -big
     if strategy == StrategyId.scripted: ctr[C_NORD] = n_script
-    acct = np.array([init_cash, 0.0, 0.0])
+    acct = np.array([init_cash, 0.0, 0.0, init_cash, 0.0, 0.0])
+    on = rt[RT_ON] != 0
+    otimes = np.empty(max(rt[RT_MAX_ORDERS], 1), np.int64)
+    rki = np.zeros(5, np.int64)
+    rki[K_DAY_END] = -big if on else big       # the next local time at which a UTC day starts
+    rkf = np.array([init_cash, init_cash, np.nan])
+    t_kill = rt[RT_KILL_AT] if on else big
     st = np.array([-1, -1, 0, 0])
     g = -(-ex_ts[0] // sample) * sample
     n_samp = max((ex_ts[n - 1] - g) // sample + 2, 1)
@@ -393,7 +515,7 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
         t_md = loc_ts[perm[j]] if j < n else big
         t_rs = rs_i[ctr[C_RSH] & (ring - 1), 0] if ctr[C_RSH] < ctr[C_RST] else big
         t_st = (so_t[s] if s < n_script else big) if strategy == StrategyId.scripted else wake
-        t = min(t_ex, t_en, t_md, t_rs, t_st)
+        t = min(t_ex, t_en, t_md, t_rs, t_st, t_kill)
         if t_ex == t:
             k, sd, p, v = kind[i], side[i], px[i], qty[i]
             if k == 1:      # DEPTH
@@ -441,6 +563,9 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
             j += 1
             dirty = True
             wake = min(wake, -(-t // interval) * interval)   # back from a skip: the first wake at or after this input
+            if on:
+                if lbest[0] >= 0 and lbest[1] < nlev: rkf[KF_LMID] = (base + 0.5 * (lbest[0] + lbest[1])) * tick
+                if t >= rki[K_DAY_END]: _risk_day_nb(t, rki, rkf, acct, ctr, dec_i, dec_f)
         elif t_rs == t:
             h = ctr[C_RSH] & (ring - 1)
             ctr[C_RSH] += 1
@@ -448,11 +573,30 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
             dirty = True
             wake = min(wake, -(-t // interval) * interval)
             if act == Action.partially_filled or act == Action.filled:
-                acct[A_LPOS] += rs_f[h]
+                sd = oi[oid, OI_SIDE]
+                acct[A_LPOS] += rs_f[h, 0] * sd
+                acct[A_LCASH] -= sd * rs_f[h, 1] * rs_f[h, 0] + rs_f[h, 2]
+                acct[A_LOPEN_B if sd == 1 else A_LOPEN_S] -= rs_f[h, 0]
+            elif act == Action.cancelled or act == Action.rejected:
+                acct[A_LOPEN_B if oi[oid, OI_SIDE] == 1 else A_LOPEN_S] -= rs_f[h, 0]
             if act == Action.filled or act == Action.cancelled or act == Action.rejected:
+                oi[oid, OI_LOCAL] = LO_DONE
                 if st[0] == oid: st[0] = -1
                 if st[1] == oid: st[1] = -1
+            if on and t >= rki[K_DAY_END]: _risk_day_nb(t, rki, rkf, acct, ctr, dec_i, dec_f)
+        elif t_kill == t:    # the operator's kill switch, on the local clock
+            t_kill = big
+            while ctr[C_NDEC] + ctr[C_NORD] + 64 > dec_i.shape[0]:
+                dec_i, dec_f = _grow_nb(dec_i), _grow_nb(dec_f)
+            _log_state_nb(t, ST_HALTED, R_KILL, float(t), np.nan, rki, ctr, dec_i, dec_f)
+            _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
+            st[0] = st[1] = -1
         elif strategy == StrategyId.scripted:
+            if on:
+                while ctr[C_NDEC] + ctr[C_NORD] + 64 > dec_i.shape[0]:
+                    dec_i, dec_f = _grow_nb(dec_i), _grow_nb(dec_f)
+                if _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f):
+                    _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
             if so_kind[s] == 0:
                 oid = s
                 oi[oid, OI_SIDE] = so_side[s]; oi[oid, OI_PX] = so_px[s]; oi[oid, OI_FLAGS] = so_flags[s]
@@ -462,17 +606,31 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
                     oi[oid, OI_STATUS] = S_REJECTED
                     _log_nb(dec_i, dec_f, ctr, t, _NO_TS, oid, Action.rejected, R_LOT, so_side[s], -1, price, 0.0, 0.0, 0.0)
                 else:
-                    oi[oid, OI_STATUS] = S_FLIGHT
-                    arr = _send_nb(t, 0, oid, ctr, lat, en_i)
-                    _log_nb(dec_i, dec_f, ctr, t, arr, oid, Action.placed, R_NONE, so_side[s], -1, price, so_qty[s], so_qty[s], 0.0)
+                    gate, v, lim = R_NONE, 0.0, 0.0     # (not `g`: that is the sample clock)
+                    if on:
+                        gate, v, lim = _risk_gate_nb(t, so_side[s], price, so_qty[s], rk, rt, rki, rkf, otimes, acct)
+                    if gate != R_NONE:
+                        oi[oid, OI_STATUS] = S_REJECTED; oi[oid, OI_LOCAL] = LO_DONE
+                        _log_nb(dec_i, dec_f, ctr, t, _NO_TS, oid, Action.refused, gate, so_side[s], -1, price, so_qty[s], v, lim)
+                    else:
+                        if on: _risk_accept_nb(t, rt, rki, otimes)
+                        oi[oid, OI_STATUS] = S_FLIGHT; oi[oid, OI_LOCAL] = LO_LIVE
+                        acct[A_LOPEN_B if so_side[s] == 1 else A_LOPEN_S] += so_qty[s]
+                        arr = _send_nb(t, 0, oid, ctr, lat, en_i)
+                        _log_nb(dec_i, dec_f, ctr, t, arr, oid, Action.placed, R_NONE, so_side[s], -1, price, so_qty[s], so_qty[s], 0.0)
             else:
                 ref = so_ref[s]
+                if oi[ref, OI_LOCAL] == LO_LIVE: oi[ref, OI_LOCAL] = LO_CANCEL_SENT
                 arr = _send_nb(t, 1, ref, ctr, lat, en_i)
                 _log_nb(dec_i, dec_f, ctr, t, arr, ref, Action.cancel_sent, R_NONE, oi[ref, OI_SIDE], -1,
                         (base + oi[ref, OI_PX]) * tick, 0.0, of[ref, OF_LEAVES], 0.0)
             s += 1
         elif dirty:
-            _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
+            if on and _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f):
+                _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
+                st[0] = st[1] = -1
+            _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base,
+                               on, rk, rt, rki, rkf, otimes)
             dirty = False
             nxt = min(t_md, t_rs)     # no input until then: skip the wakes that would decide the same
             wake = big if nxt == big else max(wake + interval, -(-nxt // interval) * interval)
