@@ -72,8 +72,12 @@ def test_paper_sandbox_runs_behind_gates_and_says_paper(sandbox):
     kills = [l for l in lines if l["event"] == "kill"]
     assert len(kills) == 1 and kills[0]["time"].startswith("2019-06-01")
     assert not [l for l in lines if l["event"] == "fill" and l["time"] > kills[0]["time"]]      # HALTED: nothing after
+    # the event-stream part: lob's fill model behind the same limits, the position gate held at the exchange
+    assert met["paper_stream.fills"] > 0 and met["paper_stream.max_abs_position"] <= 5.0 and met["paper_stream.refusals"] > 0
+    stream_log = [json.loads(l) for l in (run / "paper_stream_log.jsonl").read_text().splitlines()]
+    assert stream_log and all(l["mode"] == "PAPER" for l in stream_log)
     html = (sandbox["reports"] / f"{run_id}.html").read_text()
-    assert "PAPER equity" in html and "PAPER account" in html
+    assert "PAPER equity" in html and "PAPER account" in html and "PAPER PnL on a SYNTHETIC L2 stream" in html
     bad = fancy("run", "paper_sandbox", "-p", "start", "2030-01-01", env=sandbox["env"], timeout=600)
     assert bad.returncode == 1 and "start is '2030-01-01': expected a time inside the data" in bad.stdout + bad.stderr
 
