@@ -113,17 +113,28 @@ def _ticks_nb(price, kind, tick):
             lo, hi = min(lo, k), max(hi, k)
     return out, bad, lo, hi
 
+@njit(cache=True)
+def _rebase_nb(ticks, kind, base):
+    "Ticks as level indexes from `base`, in place (0 on CLEAR rows)."
+    for i in range(ticks.shape[0]):
+        ticks[i] = 0 if kind[i] == CLEAR else ticks[i] - base
+    return ticks
+
+@njit(cache=True)
+def _sorted_nb(x) -> bool:
+    for i in range(1, x.shape[0]):
+        if x[i] < x[i - 1]: return False
+    return True
+
 def _level_index(events: np.ndarray, tick: float, margin: int):
     "(level index of each row, base tick, number of levels): a dense grid over the stream's prices plus a margin."
-    ticks, bad, lo, hi = _ticks_nb(np.ascontiguousarray(events["price"]), np.ascontiguousarray(events["kind"]), tick)
+    ticks, bad, lo, hi = _ticks_nb(events["price"], events["kind"], tick)
     if bad >= 0:
         raise LobError(f"events row {bad}: price {events['price'][bad]} is not on the tick grid of {tick}: expected a multiple of tick")
     if lo > hi:
         raise LobError("events has no depth or trade rows: expected at least one price level")
     base = int(lo) - margin
-    idx = ticks - base
-    idx[events["kind"] == CLEAR] = 0
-    return idx, base, int(hi - lo) + 1 + 2 * margin
+    return _rebase_nb(ticks, events["kind"], base), base, int(hi - lo) + 1 + 2 * margin
 
 # %% ../nbs/19c_lob.ipynb #b392739d
 _IMB_DEFAULTS = {"interval": 1_000_000, "levels": 5, "threshold": 0.0, "skew": 1.0, "inventory_skew": 1.0,
@@ -349,12 +360,12 @@ def simulate(events, *, tick: float | None = None, lot: float | None = None, str
         p_strat = _imbalance_params(params, lot)
         sp = np.array([p_strat[k] for k in IMBALANCE_PARAMS], np.float64)
         so = (np.zeros(0, np.int64),) * 4 + (np.zeros(0),) + (np.zeros(0, np.int64),) * 2
-    ex, lo = np.ascontiguousarray(events["exch_ts"]), np.ascontiguousarray(events["local_ts"])
-    perm = np.argsort(lo, kind="stable") if (np.diff(lo) < 0).any() else np.arange(len(lo))
+    ex, lo = events["exch_ts"], events["local_ts"]    # strided views: the kernels read the fields in place, no copies
+    perm = np.arange(len(lo)) if _sorted_nb(lo) else np.argsort(lo, kind="stable")
     t_loop = time.perf_counter()
     err, at, st, sf, dec_i, dec_f = simulate_lob_nb(
-        ex, lo, np.ascontiguousarray(events["kind"]), np.ascontiguousarray(events["side"]), idx,
-        np.ascontiguousarray(events["qty"]), perm, nlev, base, tick, lot, getattr(StrategyId, strategy), sp, *so,
+        ex, lo, events["kind"], events["side"], idx,
+        events["qty"], perm, nlev, base, tick, lot, getattr(StrategyId, strategy), sp, *so,
         latency.as_array(), np.array([fees.maker, fees.taker]), QUEUE_MODELS.index(queue_model), init_cash, sample,
         *(_NO_RISK if risk is None else risk.as_arrays()))
     t_loop = time.perf_counter() - t_loop

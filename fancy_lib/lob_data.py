@@ -298,38 +298,46 @@ def _row_error(ev: np.ndarray, i: int, what: str) -> LobError:
     k = int(ev["kind"][i])
     return LobError(f"row {i} ({KIND_NAMES.get(k, f'kind {k}')}, exch_ts {_ts(ev['exch_ts'][i])}): {what}")
 
+@njit(cache=True)
+def _first_bad_nb(ex, lt, kind, side, price, qty):
+    "First row failing each per-row check, in check_rows' order (-1: none): order, clocks, kind, side, price, qty."
+    out = np.full(6, -1, np.int64)
+    for i in range(ex.shape[0]):
+        k, sd, p, q = kind[i], side[i], price[i], qty[i]
+        book = k != CLEAR
+        bad = (i > 0 and ex[i] < ex[i - 1], lt[i] < ex[i], k < DEPTH or k > CLEAR,
+               sd > 1 or sd < -1 or (book and sd == 0), book and not (p > 0 and p < np.inf),
+               (book and not (q >= 0 and q < np.inf)) or (k == TRADE and q == 0))
+        for c in range(6):
+            if bad[c] and out[c] < 0: out[c] = i
+    return out
+
 def check_rows(events: np.ndarray) -> np.ndarray:
     "`events` as a 1-d EVENT_DTYPE array when each row passes the cheap per-row checks; else a LobError naming the row."
     ev = _check_layout(events)
     if ev.ndim != 1:
         raise LobError(f"events has shape {ev.shape}: expected a 1-d array of rows")
     ex, lt, kind, side, price, qty = (ev[c] for c in EVENT_COLUMNS)
-    if len(ev) > 1 and (bad := ex[1:] < ex[:-1]).any():
-        i = int(bad.argmax()) + 1
+    first = _first_bad_nb(ex, lt, kind, side, price, qty)     # one compiled pass: each check's first bad row, -1 if none
+    if (i := int(first[0])) >= 0:
         raise LobError(f"row {i}: out-of-order events: exch_ts {_ts(ex[i])} is before row {i - 1}'s exch_ts {_ts(ex[i - 1])}: "
                        f"expected rows sorted by exch_ts, non-decreasing "
                        f"(events[np.argsort(events['exch_ts'], kind='stable')] keeps each timestamp's rows in order)")
-    if (bad := lt < ex).any():
-        i = int(bad.argmax())
+    if (i := int(first[1])) >= 0:
         raise _row_error(ev, i, f"local_ts {_ts(lt[i])} is before exch_ts {int(ex[i])}: expected local_ts >= exch_ts "
                                 f"(data cannot arrive before it happens)")
-    if (bad := (kind < DEPTH) | (kind > CLEAR)).any():     # the kinds are DEPTH..CLEAR, 1..3
-        i = int(bad.argmax())
+    if (i := int(first[2])) >= 0:
         raise _row_error(ev, i, f"unknown kind {int(kind[i])}: expected DEPTH ({DEPTH}), TRADE ({TRADE}) or CLEAR ({CLEAR})")
-    book = kind != CLEAR
-    if (bad := (side > 1) | (side < -1) | (book & (side == 0))).any():
-        i = int(bad.argmax())
+    if (i := int(first[3])) >= 0:
         raise _row_error(ev, i, f"side {int(side[i])}: expected {BID} (bid), {ASK} (ask) or 0 (both)" if kind[i] == CLEAR else
                                 f"side {int(side[i])}: expected {BID} (bid) or {ASK} (ask) (0, both sides, only on a clear row)")
-    with np.errstate(invalid="ignore"):
-        if (bad := book & ~((price > 0) & (price < np.inf))).any():
-            i = int(bad.argmax())
-            raise _row_error(ev, i, f"price {float(price[i])!r}: expected a finite positive price")
-        if (bad := (book & ~((qty >= 0) & (qty < np.inf))) | ((kind == TRADE) & (qty == 0))).any():
-            i = int(bad.argmax()); q = float(qty[i])
-            raise _row_error(ev, i, f"qty {q!r}: expected a finite quantity" if not math.isfinite(q) else
-                                    f"trade qty {q!r}: expected a trade qty > 0" if kind[i] == TRADE else
-                                    f"negative qty {q!r}: expected a depth qty >= 0 (0 clears the level)")
+    if (i := int(first[4])) >= 0:
+        raise _row_error(ev, i, f"price {float(price[i])!r}: expected a finite positive price")
+    if (i := int(first[5])) >= 0:
+        q = float(qty[i])
+        raise _row_error(ev, i, f"qty {q!r}: expected a finite quantity" if not math.isfinite(q) else
+                                f"trade qty {q!r}: expected a trade qty > 0" if kind[i] == TRADE else
+                                f"negative qty {q!r}: expected a depth qty >= 0 (0 clears the level)")
     return ev
 
 def validate_events(events: np.ndarray, *, tick: float, lot: float) -> np.ndarray:
