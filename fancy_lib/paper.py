@@ -4,140 +4,27 @@
 
 # %% ../nbs/19e_paper.ipynb #d0bf4ce2
 from __future__ import annotations
-import math, types
+import types
 from collections import deque
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .config import FancyError, did_you_mean
-from .checks import check_choice, check_int, check_number
+from .config import did_you_mean
+from .checks import check_choice
 from .files import append_jsonl
 from .data import BarSet
 from .metrics import summary, periods_per_year as _infer_ppy
 from .backtest import TRADE_COLUMNS, BacktestError, _bar_prices, _signal, data_provenance
 from .backtest_nb import fill_price_nb, order_fee_nb, budget_order_nb, affordable_nb
-from .sessions import _calendar_names
+from .risk import (ACTIVE, HALTED, LOG_EVENTS, ORDER_GATES, REDUCING, SIDES, STATE_GATES, TRADING_STATES, Bar,
+                             BarContext, Order, PaperError, Refusal, RiskLimits, _num)   # shared with paper_stream
 
 # %% auto #0
-__all__ = ['ACTIVE', 'REDUCING', 'HALTED', 'TRADING_STATES', 'ORDER_GATES', 'STATE_GATES', 'LOG_EVENTS', 'SIDES', 'Bar',
-           'PaperError', 'RiskLimits', 'Order', 'Refusal', 'BarContext', 'PaperAccount', 'PaperResult', 'run_paper',
-           'SignalStrategy', 'signal_strategy']
-
-# %% ../nbs/19e_paper.ipynb #72bef90f
-class PaperError(FancyError, ValueError):
-    "A paper-trading argument, order or bar is unusable; the run refused it before trading or writing."
-
-_num = partial(check_number, error=PaperError)
-
-ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"   # all orders may pass / only |position|-shrinking ones / none
-TRADING_STATES = (ACTIVE, REDUCING, HALTED)
-
-ORDER_GATES = ("halted", "reducing", "end_of_data", "allowed_instruments", "allowed_sessions", "max_order_rate",
-               "max_notional_per_order", "max_position", "max_notional_per_instrument", "not_enough_cash")
-STATE_GATES = ("max_daily_loss", "max_drawdown", "loss_streak", "kill_switch", "resume")
-LOG_EVENTS = ("order", "fill", "refusal", "state", "kill", "resume")
-SIDES = ("buy", "sell")
-
-# %% ../nbs/19e_paper.ipynb #db9e145b
-def _limit(name: str, v, hi: float = math.inf):
-    "None (no limit) or a positive finite number below `hi`."
-    return None if v is None else _num(name, v, 0, hi, lo_open=True, hint=" (or None for no limit)")
-
-def _duration(name: str, v) -> pd.Timedelta:
-    ok = isinstance(v, (str, pd.Timedelta)) or type(v).__name__ == "timedelta"
-    try: w = pd.Timedelta(v) if ok else None
-    except ValueError: w = None
-    if w is None or pd.isna(w) or w <= pd.Timedelta(0):
-        raise PaperError(f"{name} is {v!r}: expected a positive duration such as '1s' or pd.Timedelta(minutes=1)")
-    return w
-
-@dataclass(frozen=True)
-class RiskLimits:
-    "Pre-trade limits of a paper account; None switches a gate off, so RiskLimits() trades without limits."
-    max_position: float | Mapping[str, float] | None = None  # |units| after the order: one number, or per instrument
-    max_notional_per_order: float | None = None    # units x reference fill price of one order, in cash
-    max_notional_per_instrument: float | None = None  # |position after the order| x last close, in cash
-    max_daily_loss: float | None = None            # cash lost since the UTC day's first bar -> REDUCING for the day
-    max_drawdown: float | None = None              # fraction below the equity peak, in (0, 1) -> HALTED until resume
-    max_orders: int | None = None                  # accepted orders per order_window of stream time
-    order_window: pd.Timedelta | str = "1s"
-    instruments: tuple[str, ...] | None = None     # the instruments orders may name (None: all the account holds)
-    calendar: str | None = None                    # exchange_calendars name: orders only for fills in its sessions
-    loss_streak: int | None = None                 # this many losing closed trades in a row ...
-    cooldown_bars: int = 0                         # ... -> REDUCING for this many bars
-
-    def __post_init__(self):
-        put = partial(object.__setattr__, self)
-        mp = self.max_position
-        put("max_position", types.MappingProxyType({str(k): _limit(f"max_position[{k!r}]", v) for k, v in mp.items()})
-            if isinstance(mp, Mapping) else _limit("max_position", mp))
-        for k in ("max_notional_per_order", "max_notional_per_instrument", "max_daily_loss"):
-            put(k, _limit(k, getattr(self, k)))
-        put("max_drawdown", _limit("max_drawdown", self.max_drawdown, hi=1.0))
-        if self.max_orders is not None: check_int("max_orders", self.max_orders, 1, error=PaperError)
-        put("order_window", _duration("order_window", self.order_window))
-        ins = self.instruments
-        if ins is not None:
-            if isinstance(ins, str) or not isinstance(ins, (list, tuple)) or not ins or not all(isinstance(s, str) and s for s in ins):
-                raise PaperError(f"instruments is {ins!r}: expected None or a non-empty list of instrument names")
-            put("instruments", tuple(ins))
-        if self.calendar is not None:
-            names = _calendar_names()
-            if self.calendar not in names:
-                raise PaperError(f"calendar is {self.calendar!r}: expected an exchange_calendars name such as 'XNYS', "
-                                 f"or None for 24/7{did_you_mean(self.calendar, names)}")
-        if self.loss_streak is not None:
-            check_int("loss_streak", self.loss_streak, 1, error=PaperError)
-            check_int("cooldown_bars", self.cooldown_bars, 1, error=PaperError)
-        else: check_int("cooldown_bars", self.cooldown_bars, 0, error=PaperError)
-
-    def record(self) -> dict:
-        "The limits as JSON-ready values, for logs and result params."
-        mp = self.max_position
-        return {k: (dict(v) if k == "max_position" and isinstance(mp, Mapping) else str(v) if k == "order_window"
-                    else list(v) if k == "instruments" and v is not None else v) for k, v in self.__dict__.items()}
-
-# %% ../nbs/19e_paper.ipynb #e35fe441
-@dataclass(frozen=True)
-class Order:
-    "A market order, filled at the next bar's open: `size` units, or `fraction` of equity (fees included) sized at the fill."
-    instrument: str
-    side: str                      # 'buy' or 'sell'
-    size: float | None = None      # units, > 0 (the side gives the sign)
-    fraction: float | None = None  # of equity at the fill, in (0, 1]: the backtest's size_type='fraction'
-    tag: str = "order"             # why: the trade's entry/exit reason ('entries', 'exits' from signal_strategy)
-    id: int | None = None          # set by the account when it accepts the order
-    time: pd.Timestamp | None = None  # stream time of the acceptance
-
-    def __post_init__(self):
-        if not isinstance(self.instrument, str) or not self.instrument:
-            raise PaperError(f"instrument is {self.instrument!r}: expected a non-empty instrument name such as 'BTCUSD'")
-        check_choice("side", self.side, SIDES, error=PaperError)
-        if (self.size is None) == (self.fraction is None):
-            raise PaperError(f"size={self.size!r} and fraction={self.fraction!r}: expected exactly one, units or a fraction of equity")
-        k, v = ("size", self.size) if self.size is not None else ("fraction", self.fraction)
-        object.__setattr__(self, k, _num(k, v, 0, math.inf if k == "size" else 1, lo_open=True, hi_open=k == "size",
-                                         hint=" units (the side says buy or sell)" if k == "size" else " of equity"))
-        if not isinstance(self.tag, str): raise PaperError(f"tag is {self.tag!r}: expected a string")
-
-@dataclass(frozen=True)
-class Refusal:
-    "An order the gates refused: the gate's name, the number it saw and the limit it holds."
-    order: Order; time: pd.Timestamp | None; gate: str; value: object; limit: object; detail: str
-
-Bar = NamedTuple("Bar", [("open", float), ("high", float), ("low", float), ("close", float), ("volume", float)])
-
-@dataclass(frozen=True)
-class BarContext:
-    "What a strategy sees at a bar's close: read-only."
-    time: pd.Timestamp
-    next_time: pd.Timestamp | None   # when orders placed now would fill (None: the stream ends here)
-    bar: Mapping[str, Bar]; position: Mapping[str, float]; cash: float; equity: float; state: str
+__all__ = ['PaperAccount', 'PaperResult', 'run_paper', 'SignalStrategy', 'signal_strategy']
 
 # %% ../nbs/19e_paper.ipynb #b4a66bce
 class PaperAccount:

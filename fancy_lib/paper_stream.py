@@ -15,7 +15,7 @@ import pandas as pd
 
 from .config import did_you_mean
 from .files import atomic_path
-from .paper import RiskLimits, PaperError
+from .risk import RiskLimits, PaperError
 from .lob import simulate, LobRisk, LobResult, Latency, Fees
 from .lob_nb import RISK_STATES
 
