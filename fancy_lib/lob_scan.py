@@ -121,6 +121,11 @@ def quote_grid(stream: LobStream, grid: dict | None = None, *, settings: dict | 
                                    "fixed": fixed}, res)
 
 # %% ../nbs/19d_lob_scan.ipynb #abd1e56f
+def _stream_line(x: LobResult) -> str:
+    m = x.metrics
+    return (f"PnL {x.equity.iloc[-1] - x.params['init_cash']:,.2f}  sharpe {m['sharpe']:.4g}  max drawdown {m['max_drawdown']:.4%}  "
+            f"profit factor {m['profit_factor']:.3f}  round trips {len(x.trades)}  fills {len(x.fills)}")
+
 @dataclass
 class StreamScan:
     "A scan of family N on a stream: the scan (gates' input), every gate's outcome, the status they give, and whether it is synthetic."
@@ -132,16 +137,7 @@ class StreamScan:
 
     def summary(self) -> str:
         "The scan in a few lines; no CAGR (a stream of seconds annualises to nonsense), Sharpe only to rank."
-        r = self.scan
-        lines = [f"scan {r.id}: {r.family.label}: {r.outcome}: {r.reason}"]
-        if r.params: lines.append(f"  chosen {r.params} after {r.n_trials} trial(s)")
-        for side, x in (("in-sample", r.is_result), ("out-of-sample", r.oos_result)):
-            if x is not None:
-                m = x.metrics
-                lines.append(f"  {side:14s} PnL {x.equity.iloc[-1] - x.params['init_cash']:,.2f}  sharpe {m['sharpe']:.4g}  "
-                             f"max drawdown {m['max_drawdown']:.4%}  profit factor {m['profit_factor']:.3f}  "
-                             f"round trips {len(x.trades)}  fills {len(x.fills)}")
-        lines.append(f"  status {self.status}: {self.reason}")
+        lines = [self.scan.summary(_stream_line), f"  status {self.status}: {self.reason}"]
         if self.synthetic: lines.append("  SYNTHETIC stream: a pipeline check, not evidence; not recorded in the store.")
         return "\n".join(lines)
 

@@ -23,7 +23,8 @@ from .store import Store, open_store
 from .strategies import Family, ScanConfig, executable, get_family, grid_signals, load_scan_config
 
 # %% auto #0
-__all__ = ['SELECT_BY', 'ScanError', 'split_bars', 'Choice', 'choose', 'ScanResult', 'scan', 'config_bars', 'scan_configured']
+__all__ = ['SELECT_BY', 'ScanError', 'split_bars', 'Choice', 'choose', 'ScanResult', 'bar_line', 'scan', 'config_bars',
+           'scan_configured']
 
 # %% ../nbs/12_scans.ipynb #fe1439d3
 class ScanError(FancyError, ValueError):
@@ -99,15 +100,19 @@ class ScanResult:
     @property
     def id(self) -> str: return self.record.id
 
-    def summary(self) -> str:
+    def summary(self, side_line=None) -> str:
+        "The scan in a few lines; `side_line(result)` formats each window's result (default: `bar_line`)."
         lines = [f"scan {self.id}: {self.family.label}: {self.outcome}: {self.reason}"]
         if self.params: lines.append(f"  chosen {self.params} after {self.n_trials} trial(s)")
         for side, r in (("in-sample", self.is_result), ("out-of-sample", self.oos_result)):
-            if r is not None:
-                m = r.metrics
-                lines.append(f"  {side:14s} sharpe {m['sharpe']:.3f}  cagr {m['cagr']:.3%}  max drawdown {m['max_drawdown']:.2%}  "
-                             f"profit factor {m['profit_factor']:.3f}  trades {int(m['trade_count'])}")
+            if r is not None: lines.append(f"  {side:14s} {(side_line or bar_line)(r)}")
         return "\n".join(lines)
+
+def bar_line(r) -> str:
+    "One window's backtest in a line: Sharpe, CAGR, drawdown, profit factor, trades."
+    m = r.metrics
+    return (f"sharpe {m['sharpe']:.3f}  cagr {m['cagr']:.3%}  max drawdown {m['max_drawdown']:.2%}  "
+            f"profit factor {m['profit_factor']:.3f}  trades {int(m['trade_count'])}")
 
 def _version(*frames) -> str:
     return hashlib.sha256("".join(describe_frame(f)["content_hash"] for f in frames).encode()).hexdigest()
