@@ -1339,6 +1339,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'fancy_lib.lob_scan._book_at_nb': ('lob_scan.html#_book_at_nb', 'fancy_lib/lob_scan.py'),
                                     'fancy_lib.lob_scan._combos': ('lob_scan.html#_combos', 'fancy_lib/lob_scan.py'),
                                     'fancy_lib.lob_scan._part': ('lob_scan.html#_part', 'fancy_lib/lob_scan.py'),
+                                    'fancy_lib.lob_scan._sim_settings': ('lob_scan.html#_sim_settings', 'fancy_lib/lob_scan.py'),
                                     'fancy_lib.lob_scan._stream_line': ('lob_scan.html#_stream_line', 'fancy_lib/lob_scan.py'),
                                     'fancy_lib.lob_scan.quote_grid': ('lob_scan.html#quote_grid', 'fancy_lib/lob_scan.py'),
                                     'fancy_lib.lob_scan.scan_stream': ('lob_scan.html#scan_stream', 'fancy_lib/lob_scan.py'),

@@ -96,13 +96,17 @@ def _combos(family, grid: dict | None) -> list[dict]:
         vals.append([p.check(x, family.label) for x in ([v] if np.isscalar(v) else v)])
     return [dict(zip(names, c)) for c in itertools.product(*vals)]
 
+def _sim_settings(settings: dict | None) -> tuple[dict, dict]:
+    "(lob.simulate keywords, the quoter's fixed parameters): the scan's defaults (100 us latencies, -1/5 bp fees, 100 ms samples) overridden by `settings`."
+    kw = {"latency": Latency(entry=100_000, response=100_000), "fees": Fees(maker=-0.0001, taker=0.0005),
+          "queue_model": "conservative", "sample": 100_000_000, **(settings or {})}
+    return kw, dict(kw.pop("params", {}))
+
 def quote_grid(stream: LobStream, grid: dict | None = None, *, settings: dict | None = None) -> LobGrid:
     "Family N's quoter for every combination of `grid` (default: the family's) on `stream`; `settings` go to lob.simulate."
     f = get_family("N")
     combos = _combos(f, grid)
-    kw = {"latency": Latency(entry=100_000, response=100_000), "fees": Fees(maker=-0.0001, taker=0.0005),
-          "queue_model": "conservative", "sample": 100_000_000, **(settings or {})}
-    fixed = dict(kw.pop("params", {}))
+    kw, fixed = _sim_settings(settings)
     res, rows = {}, []
     for c in combos:
         r = simulate(stream, strategy="imbalance", params={**fixed, **c}, **kw)
@@ -169,9 +173,7 @@ def scan_stream(stream: LobStream, *, split, grid: dict | None = None, select_by
         choice = Choice(t, best, f"best in-sample {select_by} ({col.loc[best]:.4g}) of {len(ok)} combination(s) with at least "
                                  f"{min_trades} round trip(s)", g)
         params = dict(zip(f.param_names, [v.item() if hasattr(v, "item") else v for v in best]))
-        kw = {k: v for k, v in (settings or {}).items() if k != "params"}
-        kw = {"latency": Latency(entry=100_000, response=100_000), "fees": Fees(maker=-0.0001, taker=0.0005),
-              "queue_model": "conservative", "sample": 100_000_000, **kw}
+        kw, _ = _sim_settings(settings)
         oos_res = simulate(oos, strategy="imbalance", params={**g.params["fixed"], **params}, **kw)
         res = ScanResult(rec, f, "evaluated", choice.reason, choice, params, g.rerun(best), oos_res, n_trials=len(t),
                          trial_sharpes=t["sharpe"].to_numpy(float), periods_per_year=g.params["periods_per_year"])
