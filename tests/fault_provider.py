@@ -7,10 +7,13 @@ does and misbehaves at stated rates:
   client has given up (the outcome is uncertain to the caller; a retry with the same key gets the
   images that were made, without generating again);
 - `slow`: answers correctly, but late (still within the client's timeout);
-- `garbage`: 200 with a body that is not an images response (also uncertain to the caller).
+- `garbage`: 200 with a body that is not an images response (also uncertain to the caller);
+- `refuse`: a prompt containing this text is refused with a 400 on every attempt (a content rule:
+  the one fault that does not depend on chance, so a suite can count on at least one definite failure).
 
 Which fault a request meets is a function of its idempotency key, its attempt number and the seed, so
-a run is reproducible. `GET /stats` says how many images each key made: the suite proves that no key
+a run is reproducible; `--open-with fail,timeout,garbage` makes the first requests (in arrival order)
+meet those faults, so a short suite sees each of them whatever the draws. `GET /stats` says how many images each key made: the suite proves that no key
 ever generated twice.
 
     python tests/fault_provider.py --port 8123 --fail 0.1 --timeout 0.1 --slow 0.1 --garbage 0.05 --delay 3 --slow-delay 0.3
@@ -29,11 +32,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from PIL import Image
 
 
-def make_app(*, fail=0.0, timeout=0.0, slow=0.0, garbage=0.0, delay_s=3.0, slow_s=0.3, seed=0):
+def make_app(*, fail=0.0, timeout=0.0, slow=0.0, garbage=0.0, delay_s=3.0, slow_s=0.3, seed=0, refuse: str | None = None, open_with=()):
     app = FastAPI()
     made, attempts, outcomes = {}, Counter(), Counter()
     generated = Counter()                 # key -> images generated (must stay at n: never twice)
     lock = threading.Lock()
+    opening = list(open_with)             # faults the first requests meet, in order
+    for o in opening:
+        if o not in ("fail", "timeout", "slow", "garbage", "ok"): raise ValueError(f"open_with: unknown fault {o!r}")
 
     def fault(key: str, attempt: int) -> str:
         u = int(hashlib.sha256(f"{seed}:{key}:{attempt}".encode()).hexdigest()[:8], 16) / 2**32
@@ -59,8 +65,12 @@ def make_app(*, fail=0.0, timeout=0.0, slow=0.0, garbage=0.0, delay_s=3.0, slow_
         with lock:
             attempts[key] += 1
             attempt = attempts[key]
-        how = fault(key, attempt)
+            refused = bool(refuse) and refuse in str(body.get("prompt", ""))
+            how = "refused" if refused else opening.pop(0) if opening else fault(key, attempt)
         outcomes[how] += 1
+        if how == "refused":
+            return JSONResponse({"error": {"message": "the provider's content rule refused this prompt (injected)", "type": "invalid_request_error",
+                                           "param": "prompt", "code": "content_policy_violation"}}, status_code=400)
         if how == "fail":
             return JSONResponse({"error": {"message": "the provider refused this request (injected fault)", "type": "invalid_request_error",
                                            "param": None, "code": "injected"}}, status_code=400)
@@ -87,8 +97,11 @@ def main():
     ap.add_argument("--delay", type=float, default=3.0, help="seconds a 'timeout' answer is late (above the client's timeout)")
     ap.add_argument("--slow-delay", type=float, default=0.3, help="seconds a 'slow' answer is late (below the client's timeout)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--refuse", default=None, help="refuse (400, every attempt) any prompt that contains this text")
+    ap.add_argument("--open-with", default="", help="comma-separated faults the first requests meet, in order (e.g. fail,timeout,garbage)")
     a = ap.parse_args()
-    app = make_app(fail=a.fail, timeout=a.timeout, slow=a.slow, garbage=a.garbage, delay_s=a.delay, slow_s=a.slow_delay, seed=a.seed)
+    app = make_app(fail=a.fail, timeout=a.timeout, slow=a.slow, garbage=a.garbage, delay_s=a.delay, slow_s=a.slow_delay, seed=a.seed,
+                   refuse=a.refuse, open_with=[o for o in a.open_with.split(",") if o])
     uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning")
 
 

@@ -2,9 +2,10 @@
 
 `fancy jobs serve` answers the users; two `fancy jobs worker` processes claim the jobs; the provider is
 `tests/fault_provider.py`, a real HTTP server that fails, times out after receiving the request, answers
-slowly or with garbage at stated rates. Many users submit at once, some send every create twice with
-the same Idempotency-Key (a client retry), and one worker is killed with SIGKILL while it runs jobs,
-then restarted. The suite ends when every job is in a final state, `fancy jobs reconcile` has resolved
+slowly or with garbage at stated rates (and meets each of those once at the start, whatever the
+draws), and refuses one user's prompt on every attempt, so at least one job fails for certain. Many
+users submit at once, some send every create twice with the same Idempotency-Key (a client retry),
+and one worker is killed with SIGKILL while it runs jobs, then restarted. The suite ends when every job is in a final state, `fancy jobs reconcile` has resolved
 every uncertain one, and `fancy ledger check` exits 0 with every credit accounted for.
 """
 import json
@@ -34,6 +35,7 @@ PROMPTS = ["a small red circle on the left on a white background", "a large blue
            "a small green triangle in the center on a gray background", "a large purple cross at the bottom on a white background"]
 USERS, JOBS_PER_USER, GRANT, PRICE = 8, 6, 40, 2
 FAULTS = {"fail": 0.12, "timeout": 0.10, "slow": 0.30, "garbage": 0.06}   # slow answers take 0.6 s: jobs are in flight long enough to kill one
+REFUSED = "a large red circle in the center on a black background"   # the provider refuses it on every attempt: one certain failure
 
 
 def _wait_http(url, proc, timeout=60):
@@ -59,7 +61,8 @@ def system(request, tmp_path):
     else: url = new_database(request.getfixturevalue("postgres_server"))
     pport, aport = free_port(), free_port()
     prov = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fault_provider.py"), "--port", str(pport), "--delay", "2.5", "--slow-delay", "0.6",
-                             *[a for k, v in FAULTS.items() for a in (f"--{k}", str(v))]],
+                             *[a for k, v in FAULTS.items() for a in (f"--{k}", str(v))], "--refuse", REFUSED,
+                             "--open-with", "slow,fail,timeout,garbage"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     providers = tmp_path / "providers.toml"
     providers.write_text(f'[providers.faulty]\nbase_url = "http://127.0.0.1:{pport}/v1"\napi_key = "k"\nmodel = "fancy-image"\n'
@@ -100,11 +103,11 @@ def test_fault_suite_ends_with_every_credit_accounted_for(system):
         try:
             c = _user(api, f"user{i:02d}")
             for k in range(JOBS_PER_USER):
-                body = {"prompt": PROMPTS[(i + k) % len(PROMPTS)], "n": 1 + (i + k) % 2}
+                body = {"prompt": REFUSED if (i, k) == (USERS - 1, 1) else PROMPTS[(i + k) % len(PROMPTS)], "n": 1 + (i + k) % 2}
                 key = f"u{i}-j{k}"
                 r = c.post("/api/jobs", json=body, headers={"Idempotency-Key": key})
                 assert r.status_code == 202, r.text
-                created.append((i, r.json()["id"], r.json()["credits"]["held"]))
+                created.append((i, k, r.json()["id"], r.json()["credits"]["held"]))
                 if k % 2 == 0:       # the client did not see the answer and retries: same key, same body
                     r2 = c.post("/api/jobs", json=body, headers={"Idempotency-Key": key})
                     assert r2.status_code == 200 and r2.json()["id"] == r.json()["id"], r2.text
@@ -167,7 +170,17 @@ def test_fault_suite_ends_with_every_credit_accounted_for(system):
     assert stats["twice"] == [], stats["twice"]
     # the faults happened, and were met the way they should be
     assert stats["outcomes"].get("fail", 0) and stats["outcomes"].get("timeout", 0) and stats["outcomes"].get("garbage", 0), stats
-    assert states["succeeded"] > states["failed"] > 0, states
+    # the refused prompt's job failed for certain and was refunded whole; random faults may fail more (or, by chance, none)
+    refused_id = next(jid for i, k, jid, _ in created if (i, k) == (USERS - 1, 1))
+    with store.engine.connect() as conn:
+        job = conn.execute(sa.select(jobs_table.c.state, jobs_table.c.error_kind, jobs_table.c.credits_held, jobs_table.c.credits_captured)
+                           .where(jobs_table.c.id == refused_id)).one()
+        released = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(transfers_table.c.amount), 0))
+                                .where(transfers_table.c.kind == "release", transfers_table.c.job_id == refused_id)).scalar()
+    assert (job.state, job.error_kind, job.credits_captured) == ("failed", "provider_error", 0), job
+    assert released == job.credits_held > 0, (released, job)
+    assert stats["outcomes"].get("refused", 0) >= 1, stats
+    assert states["succeeded"] > states["failed"] >= 1, states
     assert taken_over >= mid_job, taken_over                # the killed worker's jobs were taken over after their lease expired
     print(f"\n[{system['backend']}] fault suite: {USERS} users, {len(created)} jobs ({replays['replayed']} duplicated creates replayed), "
           f"provider outcomes {dict(stats['outcomes'])}, 1 worker SIGKILLed at +{killed_at - t0:.1f} s and restarted; "
