@@ -14,6 +14,7 @@ from numba import njit
 
 from .config import did_you_mean
 from .checks import check_choice, check_int, check_number, check_flag
+from .sessions import _Sessions, _calendar_names
 from .metrics import summary, periods_per_year as _periods_per_year
 from .backtest import TRADE_COLUMNS
 from .lob_data import LobError, DEPTH, TRADE, CLEAR, BID, ASK, EVENT_DTYPE, check_rows
@@ -76,6 +77,9 @@ class LobRisk:
     max_orders: int | None = None                     # new orders per order_window ns of local time
     order_window: int = 1_000_000_000                 # ns
     kill_at: int | pd.Timestamp | None = None         # local time (ns or Timestamp) of the operator's kill switch -> HALTED
+    calendar: str | None = None                       # exchange_calendars name: new orders only in its sessions (local time)
+    loss_streak: int | None = None                    # this many losing trades in a row ...
+    cooldown: int = 0                                 # ... -> REDUCING for this many ns of local time
 
     def __post_init__(self):
         for k in RISK_LIMITS:
@@ -88,14 +92,34 @@ class LobRisk:
         k = self.kill_at
         if isinstance(k, pd.Timestamp): object.__setattr__(self, "kill_at", int((k.tz_localize("UTC") if k.tz is None else k).value))
         elif k is not None: check_int("risk.kill_at", k, 0, error=LobError)
+        if self.calendar is not None and (not isinstance(self.calendar, str) or self.calendar not in _calendar_names()):
+            raise LobError(f"risk.calendar is {self.calendar!r}: expected an exchange_calendars name such as 'XNYS' or 'XHKG', "
+                           f"or None for no session gate{did_you_mean(str(self.calendar), _calendar_names())}")
+        if self.loss_streak is not None:
+            check_int("risk.loss_streak", self.loss_streak, 1, 1_000_000, error=LobError)
+            check_int("risk.cooldown", self.cooldown, 1, error=LobError)
+        elif self.cooldown != 0:
+            raise LobError(f"risk.cooldown is {self.cooldown!r} without risk.loss_streak: expected 0, or a loss_streak it follows")
 
-    def as_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        "The loop's (limits, settings) arrays: RISK_LIMITS as floats (inf: off), RISK_SETTINGS as int64."
+    def as_arrays(self, t0: int, t1: int) -> tuple[np.ndarray, ...]:
+        """The loop's (limits, settings, session opens, session closes): RISK_LIMITS as floats (inf: off), RISK_SETTINGS
+        as int64, and the calendar's sessions (breaks cut out) around local times t0..t1 as sorted int64 ns (empty: off)."""
         rk = np.array([math.inf if getattr(self, k) is None else float(getattr(self, k)) for k in RISK_LIMITS])
-        rt = np.array([1, self.max_orders or 0, self.order_window, _BIG_NS if self.kill_at is None else self.kill_at], np.int64)
-        return rk, rt
+        rt = np.array([1, self.max_orders or 0, self.order_window, _BIG_NS if self.kill_at is None else self.kill_at,
+                       self.loss_streak or 0, self.cooldown], np.int64)
+        return (rk, rt, *_session_bounds(self.calendar, t0, t1))
 
-_NO_RISK = (np.full(len(RISK_LIMITS), math.inf), np.array([0, 0, 1, _BIG_NS], np.int64))
+def _session_bounds(calendar: str | None, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
+    "Sorted [open, close) ns of `calendar`'s sessions around t0..t1, a break splitting its session in two; empty when None."
+    if calendar is None: return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    s = _Sessions.around(calendar, t0, t1)
+    has = s.break_start != np.iinfo(np.int64).min
+    lo = np.concatenate([s.open, s.break_end[has]])
+    hi = np.concatenate([np.where(has, s.break_start, s.close), s.close[has]])
+    order = np.argsort(lo, kind="stable")
+    return np.ascontiguousarray(lo[order]), np.ascontiguousarray(hi[order])
+
+_NO_RISK = (np.full(len(RISK_LIMITS), math.inf), np.array([0, 0, 1, _BIG_NS, 0, 0], np.int64), *_session_bounds(None, 0, 0))
 
 # %% ../nbs/19c_lob.ipynb #626d174a
 @njit(cache=True)
@@ -367,7 +391,7 @@ def simulate(events, *, tick: float | None = None, lot: float | None = None, str
         ex, lo, events["kind"], events["side"], idx,
         events["qty"], perm, nlev, base, tick, lot, getattr(StrategyId, strategy), sp, *so,
         latency.as_array(), np.array([fees.maker, fees.taker]), QUEUE_MODELS.index(queue_model), init_cash, sample,
-        *(_NO_RISK if risk is None else risk.as_arrays()))
+        *(_NO_RISK if risk is None else risk.as_arrays(int(lo.min()), int(lo.max()))))
     t_loop = time.perf_counter() - t_loop
     if err == ERR_CROSSED:
         raise LobError(f"events row {at} (exch_ts {ex[at]}): the book is crossed after this timestamp's rows: expected best bid "

@@ -12,11 +12,12 @@ from numba import njit
 # %% auto #0
 __all__ = ['Action', 'ACTION_TEXT', 'REASON_TEXT', 'R_NONE', 'R_POST_ONLY', 'R_STP', 'R_LOT', 'R_RANGE', 'R_CXL_FILLED',
            'R_CXL_DEAD', 'R_IOC', 'R_CXL_UNKNOWN', 'R_MAX_POS', 'R_MAX_NOT_ORDER', 'R_MAX_NOT_INST', 'R_MAX_ORDERS',
-           'R_REDUCING', 'R_HALTED', 'R_MAX_DD', 'R_MAX_DAILY', 'R_NEW_DAY', 'R_KILL', 'RISK_STATES', 'ST_ACTIVE',
-           'ST_REDUCING', 'ST_HALTED', 'RISK_LIMITS', 'RISK_SETTINGS', 'StrategyId', 'IMBALANCE_PARAMS', 'F_POST_ONLY',
-           'F_IOC', 'S_FLIGHT', 'S_RESTING', 'S_FILLED', 'S_CANCELLED', 'S_REJECTED', 'Q_CONSERVATIVE',
-           'Q_PROPORTIONAL', 'L_CONSTANT', 'L_EXPONENTIAL', 'L_LOGNORMAL', 'ERR_NONE', 'ERR_CROSSED', 'ERR_RING',
-           'ActionT', 'StrategyIdT', 'draw_latency_nb', 'set_level_nb', 'depth_sum_nb', 'simulate_lob_nb']
+           'R_REDUCING', 'R_HALTED', 'R_MAX_DD', 'R_MAX_DAILY', 'R_NEW_DAY', 'R_KILL', 'R_SESSION', 'R_LOSS_STREAK',
+           'R_COOLDOWN', 'RISK_STATES', 'ST_ACTIVE', 'ST_REDUCING', 'ST_HALTED', 'RISK_LIMITS', 'RISK_SETTINGS',
+           'StrategyId', 'IMBALANCE_PARAMS', 'F_POST_ONLY', 'F_IOC', 'S_FLIGHT', 'S_RESTING', 'S_FILLED', 'S_CANCELLED',
+           'S_REJECTED', 'Q_CONSERVATIVE', 'Q_PROPORTIONAL', 'L_CONSTANT', 'L_EXPONENTIAL', 'L_LOGNORMAL', 'ERR_NONE',
+           'ERR_CROSSED', 'ERR_RING', 'ActionT', 'StrategyIdT', 'draw_latency_nb', 'set_level_nb', 'depth_sum_nb',
+           'simulate_lob_nb']
 
 # %% ../nbs/19c2_lob_nb.ipynb #90309042
 class ActionT(NamedTuple):
@@ -38,15 +39,18 @@ REASON_TEXT = ("", "post-only would cross", "self-trade prevented", "below one l
                "price outside the simulated book", "cancel rejected: already filled",
                "cancel rejected: order not live", "IOC remainder cancelled", "cancel rejected: unknown order",
                "max_position", "max_notional_per_order", "max_notional_per_instrument", "max_orders", "state REDUCING",
-               "state HALTED", "max_drawdown", "max_daily_loss", "new UTC day", "kill switch")
+               "state HALTED", "max_drawdown", "max_daily_loss", "new UTC day", "kill switch", "allowed_sessions",
+               "loss_streak", "cooldown over")
 (R_NONE, R_POST_ONLY, R_STP, R_LOT, R_RANGE, R_CXL_FILLED, R_CXL_DEAD, R_IOC, R_CXL_UNKNOWN, R_MAX_POS, R_MAX_NOT_ORDER,
- R_MAX_NOT_INST, R_MAX_ORDERS, R_REDUCING, R_HALTED, R_MAX_DD, R_MAX_DAILY, R_NEW_DAY, R_KILL) = range(19)
+ R_MAX_NOT_INST, R_MAX_ORDERS, R_REDUCING, R_HALTED, R_MAX_DD, R_MAX_DAILY, R_NEW_DAY, R_KILL, R_SESSION, R_LOSS_STREAK,
+ R_COOLDOWN) = range(22)
 RISK_STATES = ("ACTIVE", "REDUCING", "HALTED")
 ST_ACTIVE, ST_REDUCING, ST_HALTED = range(3)
 RISK_LIMITS = ("max_position", "max_notional_per_order", "max_notional_per_instrument", "max_daily_loss", "max_drawdown")
 "The risk array's float limits, in this order (units, cash, cash, cash, a fraction of the equity peak); inf: off."
-RISK_SETTINGS = ("on", "max_orders", "order_window", "kill_at")
-"The risk array's integer settings: 1 to check, orders per window (0: off), window in ns, kill time in local ns."
+RISK_SETTINGS = ("on", "max_orders", "order_window", "kill_at", "loss_streak", "cooldown")
+"""The risk array's integer settings: 1 to check, orders per window (0: off), window in ns, kill time in local ns,
+losing trades in a row (0: off), cooldown in ns."""
 
 class StrategyIdT(NamedTuple):
     scripted: int = 0
@@ -301,9 +305,11 @@ def _settle_clear_nb(bq, aq, model, oi, of, live, ctr):
 
 # %% ../nbs/19c2_lob_nb.ipynb #96113468
 RK_MAX_POS, RK_MAX_NOT_ORDER, RK_MAX_NOT_INST, RK_MAX_DAILY, RK_MAX_DD = range(5)
-RT_ON, RT_MAX_ORDERS, RT_WINDOW, RT_KILL_AT = range(4)
+RT_ON, RT_MAX_ORDERS, RT_WINDOW, RT_KILL_AT, RT_LOSS_STREAK, RT_COOLDOWN = range(6)
 K_STATE, K_DAY_END, K_LAST_GATE = 0, 1, 2          # rki; K_LAST_GATE, K_LAST_GATE + 1: the quoter's last refusal per leg
-K_NSENT = 4
+K_NSENT, K_STREAK, K_COOL_END, K_DAYLOCK = 4, 5, 6, 7   # orders sent; losing trades in a row; cooldown end (_NO_TS: none); 1: daily loss hit
+K_FH, K_FT, K_FSIDE = 8, 9, 10    # the open lots (FIFO rows head..tail of `lots`: qty, price, fee per unit) and their side (0: none)
+N_RKI = 11
 KF_PEAK, KF_DAY_EQ, KF_LMID = range(3)
 _DAY = np.int64(86_400_000_000_000)
 
@@ -312,7 +318,7 @@ def _local_equity_nb(acct, rkf):
     return acct[A_LCASH] + (acct[A_LPOS] * rkf[KF_LMID] if acct[A_LPOS] != 0.0 else 0.0)
 
 @njit(cache=True)
-def _risk_gate_nb(t, side, price, qty, rk, rt, rki, rkf, otimes, acct):
+def _risk_gate_nb(t, side, price, qty, rk, rt, rki, rkf, otimes, acct, s_open, s_close):
     "(gate, value, limit) of the first gate a new order fails on the local view; gate R_NONE when it passes."
     pos = acct[A_LPOS]
     open_ = acct[A_LOPEN_B] if side == 1 else acct[A_LOPEN_S]
@@ -322,6 +328,10 @@ def _risk_gate_nb(t, side, price, qty, rk, rt, rki, rkf, otimes, acct):
         return R_HALTED, abs(after), np.nan
     if state == ST_REDUCING and not (side * pos < 0.0 and open_ + qty <= abs(pos) * (1 + 1e-12)):
         return R_REDUCING, abs(after), abs(pos)
+    if s_open.shape[0] > 0:
+        k = np.searchsorted(s_open, t, side="right") - 1
+        if k < 0 or t >= s_close[k]:
+            return R_SESSION, ((s_open[k + 1] - t) / 1e9 if k + 1 < s_open.shape[0] else np.inf), np.nan
     m = rt[RT_MAX_ORDERS]
     if m > 0 and rki[K_NSENT] >= m and otimes[rki[K_NSENT] % m] > t - rt[RT_WINDOW]:
         c = 0
@@ -352,17 +362,22 @@ def _log_state_nb(t, to, reason, value, limit, rki, ctr, dec_i, dec_f):
 
 @njit(cache=True)
 def _risk_day_nb(t, rki, rkf, acct, ctr, dec_i, dec_f):
-    "The first local event of a UTC day: the day's reference equity; a daily REDUCING ends."
+    "The first local event of a UTC day: the day's reference equity; a daily REDUCING ends (unless a cooldown holds it)."
     rki[K_DAY_END] = (t // _DAY + 1) * _DAY
     rkf[KF_DAY_EQ] = _local_equity_nb(acct, rkf)
-    if rki[K_STATE] == ST_REDUCING:
+    rki[K_DAYLOCK] = 0
+    if rki[K_STATE] == ST_REDUCING and rki[K_COOL_END] == _NO_TS:
         _log_state_nb(t, ST_ACTIVE, R_NEW_DAY, np.nan, np.nan, rki, ctr, dec_i, dec_f)
 
 @njit(cache=True)
-def _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f) -> bool:
+def _risk_update_nb(t, rk, rt, rki, rkf, acct, ctr, dec_i, dec_f) -> bool:
     "Move the state from the local equity at a strategy step; True when it has just become HALTED."
     if t >= rki[K_DAY_END]:
         _risk_day_nb(t, rki, rkf, acct, ctr, dec_i, dec_f)
+    if rki[K_COOL_END] != _NO_TS and t >= rki[K_COOL_END]:
+        rki[K_COOL_END] = _NO_TS
+        if rki[K_STATE] == ST_REDUCING and rki[K_DAYLOCK] == 0:
+            _log_state_nb(t, ST_ACTIVE, R_COOLDOWN, rt[RT_COOLDOWN] / 1e9, np.nan, rki, ctr, dec_i, dec_f)
     eq = _local_equity_nb(acct, rkf)
     if eq > rkf[KF_PEAK]: rkf[KF_PEAK] = eq
     if rki[K_STATE] == ST_HALTED:
@@ -372,9 +387,48 @@ def _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f) -> bool:
         _log_state_nb(t, ST_HALTED, R_MAX_DD, dd, rk[RK_MAX_DD], rki, ctr, dec_i, dec_f)
         return True
     loss = rkf[KF_DAY_EQ] - eq
-    if rki[K_STATE] == ST_ACTIVE and loss > rk[RK_MAX_DAILY]:
-        _log_state_nb(t, ST_REDUCING, R_MAX_DAILY, loss, rk[RK_MAX_DAILY], rki, ctr, dec_i, dec_f)
+    if rki[K_DAYLOCK] == 0 and loss > rk[RK_MAX_DAILY]:
+        rki[K_DAYLOCK] = 1
+        if rki[K_STATE] == ST_ACTIVE:
+            _log_state_nb(t, ST_REDUCING, R_MAX_DAILY, loss, rk[RK_MAX_DAILY], rki, ctr, dec_i, dec_f)
     return False
+
+@njit(cache=True)
+def _risk_trade_nb(t, side, price, qty, fee, lots, rt, rki, ctr, dec_i, dec_f):
+    "A fill report: FIFO-close open lots (one trade each, counted in the losing streak), open a lot with the rest."
+    unit_fee = fee / qty
+    h, tl = rki[K_FH], rki[K_FT]
+    while qty > 1e-12 and h < tl and rki[K_FSIDE] * side < 0:
+        m = min(qty, lots[h, 0])
+        pnl = -side * (price - lots[h, 1]) * m - (lots[h, 2] + unit_fee) * m
+        rki[K_STREAK] = rki[K_STREAK] + 1 if pnl < 0.0 else 0
+        if rki[K_STREAK] >= rt[RT_LOSS_STREAK]:
+            n = rki[K_STREAK]
+            rki[K_STREAK] = 0
+            rki[K_COOL_END] = t + rt[RT_COOLDOWN]
+            if rki[K_STATE] == ST_ACTIVE:
+                _log_state_nb(t, ST_REDUCING, R_LOSS_STREAK, float(n), float(rt[RT_LOSS_STREAK]), rki, ctr, dec_i, dec_f)
+        lots[h, 0] -= m
+        qty -= m
+        if lots[h, 0] <= 1e-12: h += 1
+    if h == tl:
+        h = tl = 0
+        rki[K_FSIDE] = 0
+    if qty > 1e-12:
+        lots[tl, 0], lots[tl, 1], lots[tl, 2] = qty, price, unit_fee
+        tl += 1
+        rki[K_FSIDE] = side
+    rki[K_FH], rki[K_FT] = h, tl
+
+@njit(cache=True)
+def _lots_room_nb(lots, rki):
+    "Room for one more open lot: the open rows moved to the front, the array doubled when they fill half of it."
+    h, tl = rki[K_FH], rki[K_FT]
+    n = tl - h
+    out = lots if 2 * n < lots.shape[0] else np.empty((2 * lots.shape[0], 3))
+    out[:n] = lots[h:tl].copy()
+    rki[K_FH], rki[K_FT] = 0, n
+    return out
 
 @njit(cache=True)
 def _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base):
@@ -402,7 +456,7 @@ def _new_order_nb(t, side, px, qty, flags, oi, of, ctr, lat, en_i, dec_i, dec_f,
 
 @njit(cache=True, inline="always")
 def _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base,
-                       on, rk, rt, rki, rkf, otimes):
+                       on, rk, rt, rki, rkf, otimes, s_open, s_close):
     nlev = lbq.shape[0]
     bb, ba = lbest[0], lbest[1]
     if bb < 0 or ba >= nlev:
@@ -427,7 +481,7 @@ def _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i,
         if st[leg] < 0 and want[leg]:
             if on:
                 price = (base + target[leg]) * tick
-                g, v, lim = _risk_gate_nb(t, 1 - 2 * leg, price, oq, rk, rt, rki, rkf, otimes, acct)
+                g, v, lim = _risk_gate_nb(t, 1 - 2 * leg, price, oq, rk, rt, rki, rkf, otimes, acct, s_open, s_close)
                 if g != R_NONE:     # a leg refused again for the same gate is not logged again
                     if rki[K_LAST_GATE + leg] != g:
                         _log_nb(dec_i, dec_f, ctr, t, _NO_TS, -1, Action.refused, g, 1 - 2 * leg, -1, price, oq, v, lim)
@@ -456,9 +510,11 @@ def _clear_side_nb(q, cons, sd, oi, of, live, ctr):
 # %% ../nbs/19c2_lob_nb.ipynb #ebcbf971
 @njit(cache=True)
 def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, lot, strategy, sp,
-                    so_t, so_kind, so_side, so_px, so_qty, so_flags, so_ref, lat, fees, model, init_cash, sample, rk, rt):
+                    so_t, so_kind, so_side, so_px, so_qty, so_flags, so_ref, lat, fees, model, init_cash, sample, rk, rt,
+                    s_open, s_close):
     """Run the event loop. Events: exchange/local times, kind, side, level index, quantity; `perm` orders them by
-    local time; `rk`, `rt`: the risk limits (RISK_LIMITS) and settings (RISK_SETTINGS).
+    local time; `rk`, `rt`: the risk limits (RISK_LIMITS) and settings (RISK_SETTINGS); `s_open`, `s_close`: the
+    sessions orders may be sent in (sorted local ns, [open, close); empty: no session gate).
     Returns (error code, event index, samples (t, equity, position, cash, mid), decision ints, floats)."""
     np.random.seed(np.int64(lat[5]))
     n, big = ex_ts.shape[0], np.iinfo(np.int64).max
@@ -481,9 +537,11 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
     acct = np.array([init_cash, 0.0, 0.0, init_cash, 0.0, 0.0])
     on = rt[RT_ON] != 0
     otimes = np.empty(max(rt[RT_MAX_ORDERS], 1), np.int64)
-    rki = np.zeros(5, np.int64)
+    rki = np.zeros(N_RKI, np.int64)
+    rki[K_COOL_END] = _NO_TS
     rki[K_DAY_END] = -big if on else big       # the next local time at which a UTC day starts
     rkf = np.array([init_cash, init_cash, np.nan])
+    lots = np.empty((1024 if on and rt[RT_LOSS_STREAK] > 0 else 1, 3))   # the open lots the losing streak matches exits against
     t_kill = rt[RT_KILL_AT] if on else big
     st = np.array([-1, -1, 0, 0])
     g = -(-ex_ts[0] // sample) * sample
@@ -577,6 +635,9 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
                 acct[A_LPOS] += rs_f[h, 0] * sd
                 acct[A_LCASH] -= sd * rs_f[h, 1] * rs_f[h, 0] + rs_f[h, 2]
                 acct[A_LOPEN_B if sd == 1 else A_LOPEN_S] -= rs_f[h, 0]
+                if on and rt[RT_LOSS_STREAK] > 0:
+                    if rki[K_FT] + 1 >= lots.shape[0]: lots = _lots_room_nb(lots, rki)
+                    _risk_trade_nb(t, sd, rs_f[h, 1], rs_f[h, 0], rs_f[h, 2], lots, rt, rki, ctr, dec_i, dec_f)
             elif act == Action.cancelled or act == Action.rejected:
                 acct[A_LOPEN_B if oi[oid, OI_SIDE] == 1 else A_LOPEN_S] -= rs_f[h, 0]
             if act == Action.filled or act == Action.cancelled or act == Action.rejected:
@@ -595,7 +656,7 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
             if on:
                 while ctr[C_NDEC] + ctr[C_NORD] + 64 > dec_i.shape[0]:
                     dec_i, dec_f = _grow_nb(dec_i), _grow_nb(dec_f)
-                if _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f):
+                if _risk_update_nb(t, rk, rt, rki, rkf, acct, ctr, dec_i, dec_f):
                     _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
             if so_kind[s] == 0:
                 oid = s
@@ -608,7 +669,7 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
                 else:
                     gate, v, lim = R_NONE, 0.0, 0.0     # (not `g`: that is the sample clock)
                     if on:
-                        gate, v, lim = _risk_gate_nb(t, so_side[s], price, so_qty[s], rk, rt, rki, rkf, otimes, acct)
+                        gate, v, lim = _risk_gate_nb(t, so_side[s], price, so_qty[s], rk, rt, rki, rkf, otimes, acct, s_open, s_close)
                     if gate != R_NONE:
                         oi[oid, OI_STATUS] = S_REJECTED; oi[oid, OI_LOCAL] = LO_DONE
                         _log_nb(dec_i, dec_f, ctr, t, _NO_TS, oid, Action.refused, gate, so_side[s], -1, price, so_qty[s], v, lim)
@@ -626,11 +687,11 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
                         (base + oi[ref, OI_PX]) * tick, 0.0, of[ref, OF_LEAVES], 0.0)
             s += 1
         elif dirty:
-            if on and _risk_update_nb(t, rk, rki, rkf, acct, ctr, dec_i, dec_f):
+            if on and _risk_update_nb(t, rk, rt, rki, rkf, acct, ctr, dec_i, dec_f):
                 _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
                 st[0] = st[1] = -1
             _imbalance_step_nb(t, sp, lbq, laq, lbest, st, acct, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base,
-                               on, rk, rt, rki, rkf, otimes)
+                               on, rk, rt, rki, rkf, otimes, s_open, s_close)
             dirty = False
             nxt = min(t_md, t_rs)     # no input until then: skip the wakes that would decide the same
             wake = big if nxt == big else max(wake + interval, -(-nxt // interval) * interval)

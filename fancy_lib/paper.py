@@ -38,6 +38,9 @@ class PaperAccount:
         self.limits = RiskLimits() if limits is None else limits
         if not isinstance(self.limits, RiskLimits):
             raise PaperError(f"limits is a {type(limits).__name__}: expected a RiskLimits (or None for no limits)")
+        if self.limits.cooldown is not None:
+            raise PaperError(f"limits.cooldown is {str(self.limits.cooldown)!r}: a bar account counts its cooldown in bars; "
+                             f"expected cooldown=None and cooldown_bars of at least 1")
         named = list(self.limits.max_position or {}) if isinstance(self.limits.max_position, Mapping) else []
         for s in named + list(self.limits.instruments or ()):
             if s not in self.instruments:

@@ -60,10 +60,7 @@ class PaperStreamResult:
 REFUSAL_COLUMNS = ("time", "order_id", "side", "price", "qty", "gate", "value", "limit")
 STATE_COLUMNS = ("time", "gate", "value", "limit", "from", "to")
 _STREAM_FIELDS = ("max_position", "max_notional_per_order", "max_notional_per_instrument", "max_daily_loss", "max_drawdown",
-                  "max_orders", "order_window", "instruments")
-_BAR_ONLY = {"calendar": "calendar sessions are bar-based: filter the stream to the session instead",
-             "loss_streak": "loss streak / cooldown counts bars: it has no meaning on an event stream",
-             "cooldown_bars": "loss streak / cooldown counts bars: it has no meaning on an event stream"}
+                  "max_orders", "order_window", "instruments", "calendar", "loss_streak", "cooldown")
 
 def _limits(limits) -> RiskLimits:
     "A RiskLimits from a RiskLimits or a dict of its fields (an unknown key is named, with 'did you mean')."
@@ -80,10 +77,9 @@ def _limits(limits) -> RiskLimits:
 
 def _lob_risk(limits: RiskLimits, symbol: str | None, kill_at) -> LobRisk:
     "The LobRisk the compiled loop checks; a field that has no meaning on a stream is an error, not ignored."
-    default = RiskLimits()
-    for k, why in _BAR_ONLY.items():
-        if getattr(limits, k) != getattr(default, k):
-            raise PaperError(f"limits.{k} is {getattr(limits, k)!r}: {why}; expected {getattr(default, k)!r} with run_paper_stream")
+    if limits.cooldown_bars:
+        raise PaperError(f"limits.cooldown_bars is {limits.cooldown_bars!r}: a stream has no bars; expected 0 with run_paper_stream "
+                         f"and a cooldown duration such as '5min'")
     if isinstance(limits.max_position, Mapping):
         raise PaperError(f"limits.max_position is {dict(limits.max_position)!r}: a stream is one instrument; expected one number")
     if limits.instruments is not None and symbol not in limits.instruments:
@@ -92,7 +88,8 @@ def _lob_risk(limits: RiskLimits, symbol: str | None, kill_at) -> LobRisk:
     return LobRisk(max_position=limits.max_position, max_notional_per_order=limits.max_notional_per_order,
                    max_notional_per_instrument=limits.max_notional_per_instrument, max_daily_loss=limits.max_daily_loss,
                    max_drawdown=limits.max_drawdown, max_orders=limits.max_orders, order_window=int(limits.order_window.value),
-                   kill_at=kill_at)
+                   kill_at=kill_at, calendar=limits.calendar, loss_streak=limits.loss_streak,
+                   cooldown=0 if limits.loss_streak is None else int(limits.cooldown.value))
 
 def _gate(reason: pd.Series) -> pd.Series:
     return reason.astype(str).str.removeprefix("state ")

@@ -60,7 +60,8 @@ class RiskLimits:
     instruments: tuple[str, ...] | None = None     # the instruments orders may name (None: all the account holds)
     calendar: str | None = None                    # exchange_calendars name: orders only for fills in its sessions
     loss_streak: int | None = None                 # this many losing closed trades in a row ...
-    cooldown_bars: int = 0                         # ... -> REDUCING for this many bars
+    cooldown_bars: int = 0                         # ... -> REDUCING for this many bars (a bar account)
+    cooldown: pd.Timedelta | str | None = None     # ... or for this long of local time (an event stream)
 
     def __post_init__(self):
         put = partial(object.__setattr__, self)
@@ -82,15 +83,19 @@ class RiskLimits:
             if self.calendar not in names:
                 raise PaperError(f"calendar is {self.calendar!r}: expected an exchange_calendars name such as 'XNYS', "
                                  f"or None for 24/7{did_you_mean(self.calendar, names)}")
+        check_int("cooldown_bars", self.cooldown_bars, 0, error=PaperError)
+        if self.cooldown is not None: put("cooldown", _duration("cooldown", self.cooldown))
         if self.loss_streak is not None:
             check_int("loss_streak", self.loss_streak, 1, error=PaperError)
-            check_int("cooldown_bars", self.cooldown_bars, 1, error=PaperError)
-        else: check_int("cooldown_bars", self.cooldown_bars, 0, error=PaperError)
+            if self.cooldown_bars == 0 and self.cooldown is None:
+                raise PaperError(f"loss_streak is {self.loss_streak} with no cooldown: expected cooldown_bars of at least 1 "
+                                 f"(a bar account) or a cooldown such as '5min' (an event stream)")
+        # a cooldown without a streak is inert: a parameter sweep may switch the streak off and keep its cooldown
 
     def record(self) -> dict:
         "The limits as JSON-ready values, for logs and result params."
         mp = self.max_position
-        return {k: (dict(v) if k == "max_position" and isinstance(mp, Mapping) else str(v) if k == "order_window"
+        return {k: (dict(v) if k == "max_position" and isinstance(mp, Mapping) else str(v) if k in ("order_window", "cooldown") and v is not None
                     else list(v) if k == "instruments" and v is not None else v) for k, v in self.__dict__.items()}
 
 # %% ../nbs/19e0_risk.ipynb #157cf6a0
