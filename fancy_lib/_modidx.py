@@ -1697,6 +1697,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'fancy_lib.sessions._Sessions.bars': ('sessions.html#_sessions.bars', 'fancy_lib/sessions.py'),
                                     'fancy_lib.sessions._Sessions.clock': ('sessions.html#_sessions.clock', 'fancy_lib/sessions.py'),
                                     'fancy_lib.sessions._Sessions.day': ('sessions.html#_sessions.day', 'fancy_lib/sessions.py'),
+                                    'fancy_lib.sessions._Sessions.parts': ('sessions.html#_sessions.parts', 'fancy_lib/sessions.py'),
                                     'fancy_lib.sessions._Sessions.session_of': ( 'sessions.html#_sessions.session_of',
                                                                                  'fancy_lib/sessions.py'),
                                     'fancy_lib.sessions._Sessions.why_off': ('sessions.html#_sessions.why_off', 'fancy_lib/sessions.py'),

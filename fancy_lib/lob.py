@@ -112,10 +112,7 @@ class LobRisk:
 def _session_bounds(calendar: str | None, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
     "Sorted [open, close) ns of `calendar`'s sessions around t0..t1, a break splitting its session in two; empty when None."
     if calendar is None: return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    s = _Sessions.around(calendar, t0, t1)
-    has = s.break_start != np.iinfo(np.int64).min
-    lo = np.concatenate([s.open, s.break_end[has]])
-    hi = np.concatenate([np.where(has, s.break_start, s.close), s.close[has]])
+    lo, hi, _ = _Sessions.around(calendar, t0, t1).parts()
     order = np.argsort(lo, kind="stable")
     return np.ascontiguousarray(lo[order]), np.ascontiguousarray(hi[order])
 

@@ -71,12 +71,17 @@ class _Sessions:
             return cls(cal, cal.sessions.as_unit("ns").asi8, cal.opens_nanos, cal.closes_nanos,
                        cal.break_starts_nanos, cal.break_ends_nanos)
 
-    def bars(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        "Open times of every session's bars (open, open + step, ... before the close, none in a break), sorted, and their sessions."
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        "Each session's trading parts [lo, hi) (a break splits one in two: morning or whole day first, then afternoons) and their sessions."
         has = self.break_start != _NAT
-        sess = np.concatenate([np.arange(len(self.open)), np.flatnonzero(has)])   # morning (or whole day), then afternoons
+        sess = np.concatenate([np.arange(len(self.open)), np.flatnonzero(has)])
         lo = np.concatenate([self.open, self.break_end[has]])
         hi = np.concatenate([np.where(has, self.break_start, self.close), self.close[has]])
+        return lo, hi, sess
+
+    def bars(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        "Open times of every session's bars (open, open + step, ... before the close, none in a break), sorted, and their sessions."
+        lo, hi, sess = self.parts()
         n = np.maximum(-((lo - hi) // step), 0)                                  # ceil((hi - lo) / step) bars in each part
         t = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) * step
         order = np.argsort(t, kind="stable")
