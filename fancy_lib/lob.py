@@ -18,7 +18,8 @@ from .sessions import _Sessions, _calendar_names
 from .metrics import summary, periods_per_year as _periods_per_year
 from .backtest import TRADE_COLUMNS
 from .lob_data import LobError, DEPTH, TRADE, CLEAR, BID, ASK, EVENT_DTYPE, check_rows
-from .lob_nb import (simulate_lob_nb, ACTION_TEXT, REASON_TEXT, StrategyId, IMBALANCE_PARAMS, F_POST_ONLY, F_IOC,
+from .lob_loop_nb import simulate_lob_nb
+from .lob_nb import (ACTION_TEXT, REASON_TEXT, StrategyId, IMBALANCE_PARAMS, F_POST_ONLY, F_IOC,
                               L_CONSTANT, L_EXPONENTIAL, L_LOGNORMAL, ERR_CROSSED, ERR_RING, Q_CONSERVATIVE, Q_PROPORTIONAL,
                               RISK_LIMITS, RISK_SETTINGS)
 
