@@ -1348,6 +1348,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'fancy_lib.lob_risk_nb._risk_day_nb': ('lob_risk_nb.html#_risk_day_nb', 'fancy_lib/lob_risk_nb.py'),
                                        'fancy_lib.lob_risk_nb._risk_gate_nb': ( 'lob_risk_nb.html#_risk_gate_nb',
                                                                                 'fancy_lib/lob_risk_nb.py'),
+                                       'fancy_lib.lob_risk_nb._risk_resume_nb': ( 'lob_risk_nb.html#_risk_resume_nb',
+                                                                                  'fancy_lib/lob_risk_nb.py'),
                                        'fancy_lib.lob_risk_nb._risk_trade_nb': ( 'lob_risk_nb.html#_risk_trade_nb',
                                                                                  'fancy_lib/lob_risk_nb.py'),
                                        'fancy_lib.lob_risk_nb._risk_update_nb': ( 'lob_risk_nb.html#_risk_update_nb',

@@ -81,6 +81,7 @@ class LobRisk:
     calendar: str | None = None                       # exchange_calendars name: new orders only in its sessions (local time)
     loss_streak: int | None = None                    # this many losing trades in a row ...
     cooldown: int = 0                                 # ... -> REDUCING for this many ns of local time
+    resume_at: int | pd.Timestamp | None = None       # local time of the operator's resume: HALTED -> trading again, new peak
 
     def __post_init__(self):
         for k in RISK_LIMITS:
@@ -90,9 +91,13 @@ class LobRisk:
                              hint=" (a fraction of the equity peak)" if k == "max_drawdown" else "", error=LobError)
         if self.max_orders is not None: check_int("risk.max_orders", self.max_orders, 1, 1_000_000, error=LobError)
         check_int("risk.order_window", self.order_window, 1, error=LobError)
-        k = self.kill_at
-        if isinstance(k, pd.Timestamp): object.__setattr__(self, "kill_at", int((k.tz_localize("UTC") if k.tz is None else k).value))
-        elif k is not None: check_int("risk.kill_at", k, 0, error=LobError)
+        for name in ("kill_at", "resume_at"):
+            k = getattr(self, name)
+            if isinstance(k, pd.Timestamp): object.__setattr__(self, name, int((k.tz_localize("UTC") if k.tz is None else k).value))
+            elif k is not None: check_int(f"risk.{name}", k, 0, error=LobError)
+        if self.kill_at is not None and self.resume_at is not None and self.resume_at <= self.kill_at:
+            raise LobError(f"risk.resume_at is {self.resume_at}, not after risk.kill_at {self.kill_at}: a resume acts only on a "
+                           f"HALTED account; expected a local time after the kill")
         if self.calendar is not None and (not isinstance(self.calendar, str) or self.calendar not in _calendar_names()):
             raise LobError(f"risk.calendar is {self.calendar!r}: expected an exchange_calendars name such as 'XNYS' or 'XHKG', "
                            f"or None for no session gate{did_you_mean(str(self.calendar), _calendar_names())}")
@@ -107,7 +112,7 @@ class LobRisk:
         as int64, and the calendar's sessions (breaks cut out) around local times t0..t1 as sorted int64 ns (empty: off)."""
         rk = np.array([math.inf if getattr(self, k) is None else float(getattr(self, k)) for k in RISK_LIMITS])
         rt = np.array([1, self.max_orders or 0, self.order_window, _BIG_NS if self.kill_at is None else self.kill_at,
-                       self.loss_streak or 0, self.cooldown], np.int64)
+                       self.loss_streak or 0, self.cooldown, _BIG_NS if self.resume_at is None else self.resume_at], np.int64)
         return (rk, rt, *_session_bounds(self.calendar, t0, t1))
 
 def _session_bounds(calendar: str | None, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +122,7 @@ def _session_bounds(calendar: str | None, t0: int, t1: int) -> tuple[np.ndarray,
     order = np.argsort(lo, kind="stable")
     return np.ascontiguousarray(lo[order]), np.ascontiguousarray(hi[order])
 
-_NO_RISK = (np.full(len(RISK_LIMITS), math.inf), np.array([0, 0, 1, _BIG_NS, 0, 0], np.int64), *_session_bounds(None, 0, 0))
+_NO_RISK = (np.full(len(RISK_LIMITS), math.inf), np.array([0, 0, 1, _BIG_NS, 0, 0, _BIG_NS], np.int64), *_session_bounds(None, 0, 0))
 
 # %% ../nbs/19c_lob.ipynb #626d174a
 @njit(cache=True)

@@ -15,9 +15,9 @@ from .lob_nb import (Action, StrategyId, A_CASH, A_LCASH, A_LOPEN_B, A_LOPEN_S, 
                               R_NONE, S_FLIGHT, S_REJECTED, ST_HALTED, _NO_TS, _clear_side_nb, _exchange_cancel_nb,
                               _exchange_cross_nb, _exchange_depth_queue_nb, _exchange_new_nb, _exchange_trade_nb, _log_nb, _send_nb,
                               _reaches_own_nb, _settle_clear_nb, depth_sum_nb, set_level_nb)
-from .lob_risk_nb import (KF_LMID, K_DAY_END, K_COOL_END, K_FT, K_LAST_GATE, N_RKI, RT_KILL_AT,
+from .lob_risk_nb import (KF_LMID, K_DAY_END, K_COOL_END, K_FT, K_LAST_GATE, N_RKI, RT_KILL_AT, RT_RESUME_AT,
                                    RT_LOSS_STREAK, RT_MAX_ORDERS, RT_ON, _log_state_nb, _lots_room_nb, _risk_accept_nb,
-                                   _risk_day_nb, _risk_gate_nb, _risk_trade_nb, _risk_update_nb)
+                                   _risk_day_nb, _risk_gate_nb, _risk_resume_nb, _risk_trade_nb, _risk_update_nb)
 
 # %% auto #0
 __all__ = ['simulate_lob_nb']
@@ -166,6 +166,7 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
     rkf = np.array([init_cash, init_cash, np.nan])
     lots = np.empty((1024 if streak else 1, 3))   # the open lots the losing streak matches exits against
     t_kill = rt[RT_KILL_AT] if on else big
+    t_resume = rt[RT_RESUME_AT] if on else big
     st = np.array([-1, -1, 0, 0])                 # the quoter's live bid and ask order ids, and their prices
     g = -(-ex_ts[0] // sample) * sample
     n_samp = max((ex_ts[n - 1] - g) // sample + 2, 1)
@@ -194,7 +195,7 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
         t_md = loc_ts[perm[j]] if j < n else big
         t_rs = rs_i[ctr[C_RSH] & (ring - 1), 0] if ctr[C_RSH] < ctr[C_RST] else big
         t_st = (so_t[s] if s < n_script else big) if strategy == StrategyId.scripted else wake
-        t = min(t_ex, t_en, t_md, t_rs, t_st, t_kill)
+        t = min(t_ex, t_en, t_md, t_rs, t_st, t_kill, t_resume)
         if t_ex == t:
             k, sd, p, v = kind[i], side[i], px[i], qty[i]     # (written out here: as an inlined helper it ran slower)
             if k == 1:      # DEPTH: a level moves our queue there; a new best can reach our orders on the other side
@@ -279,6 +280,11 @@ def simulate_lob_nb(ex_ts, loc_ts, kind, side, px, qty, perm, nlev, base, tick, 
             _log_state_nb(t, ST_HALTED, R_KILL, float(t), np.nan, rki, ctr, dec_i, dec_f)
             _cancel_all_nb(t, oi, of, ctr, lat, en_i, dec_i, dec_f, tick, base)
             st[0] = st[1] = -1
+        elif t_resume == t:  # the operator's resume, on the local clock: the strategy may trade again
+            t_resume = big
+            _risk_resume_nb(t, rki, rkf, acct, ctr, dec_i, dec_f)
+            dirty = True
+            wake = min(wake, max(-(-t // interval) * interval, woke + interval))
         elif strategy == StrategyId.scripted:
             if on:
                 while ctr[C_NDEC] + ctr[C_NORD] + 64 > dec_i.shape[0]:

@@ -13,10 +13,11 @@ from numba import njit
 __all__ = ['Action', 'ACTION_TEXT', 'REASON_TEXT', 'R_NONE', 'R_POST_ONLY', 'R_STP', 'R_LOT', 'R_RANGE', 'R_CXL_FILLED',
            'R_CXL_DEAD', 'R_IOC', 'R_CXL_UNKNOWN', 'R_MAX_POS', 'R_MAX_NOT_ORDER', 'R_MAX_NOT_INST', 'R_MAX_ORDERS',
            'R_REDUCING', 'R_HALTED', 'R_MAX_DD', 'R_MAX_DAILY', 'R_NEW_DAY', 'R_KILL', 'R_SESSION', 'R_LOSS_STREAK',
-           'R_COOLDOWN', 'RISK_STATES', 'ST_ACTIVE', 'ST_REDUCING', 'ST_HALTED', 'RISK_LIMITS', 'RISK_SETTINGS',
-           'StrategyId', 'IMBALANCE_PARAMS', 'F_POST_ONLY', 'F_IOC', 'S_FLIGHT', 'S_RESTING', 'S_FILLED', 'S_CANCELLED',
-           'S_REJECTED', 'Q_CONSERVATIVE', 'Q_PROPORTIONAL', 'L_CONSTANT', 'L_EXPONENTIAL', 'L_LOGNORMAL', 'ERR_NONE',
-           'ERR_CROSSED', 'ERR_RING', 'ActionT', 'StrategyIdT', 'draw_latency_nb', 'set_level_nb', 'depth_sum_nb']
+           'R_COOLDOWN', 'R_RESUME', 'RISK_STATES', 'ST_ACTIVE', 'ST_REDUCING', 'ST_HALTED', 'RISK_LIMITS',
+           'RISK_SETTINGS', 'StrategyId', 'IMBALANCE_PARAMS', 'F_POST_ONLY', 'F_IOC', 'S_FLIGHT', 'S_RESTING',
+           'S_FILLED', 'S_CANCELLED', 'S_REJECTED', 'Q_CONSERVATIVE', 'Q_PROPORTIONAL', 'L_CONSTANT', 'L_EXPONENTIAL',
+           'L_LOGNORMAL', 'ERR_NONE', 'ERR_CROSSED', 'ERR_RING', 'ActionT', 'StrategyIdT', 'draw_latency_nb',
+           'set_level_nb', 'depth_sum_nb']
 
 # %% ../nbs/19c2_lob_nb.ipynb #90309042
 class ActionT(NamedTuple):
@@ -39,17 +40,17 @@ REASON_TEXT = ("", "post-only would cross", "self-trade prevented", "below one l
                "cancel rejected: order not live", "IOC remainder cancelled", "cancel rejected: unknown order",
                "max_position", "max_notional_per_order", "max_notional_per_instrument", "max_orders", "state REDUCING",
                "state HALTED", "max_drawdown", "max_daily_loss", "new UTC day", "kill switch", "allowed_sessions",
-               "loss_streak", "cooldown over")
+               "loss_streak", "cooldown over", "resume")
 (R_NONE, R_POST_ONLY, R_STP, R_LOT, R_RANGE, R_CXL_FILLED, R_CXL_DEAD, R_IOC, R_CXL_UNKNOWN, R_MAX_POS, R_MAX_NOT_ORDER,
  R_MAX_NOT_INST, R_MAX_ORDERS, R_REDUCING, R_HALTED, R_MAX_DD, R_MAX_DAILY, R_NEW_DAY, R_KILL, R_SESSION, R_LOSS_STREAK,
- R_COOLDOWN) = range(22)
+ R_COOLDOWN, R_RESUME) = range(23)
 RISK_STATES = ("ACTIVE", "REDUCING", "HALTED")
 ST_ACTIVE, ST_REDUCING, ST_HALTED = range(3)
 RISK_LIMITS = ("max_position", "max_notional_per_order", "max_notional_per_instrument", "max_daily_loss", "max_drawdown")
 "The risk array's float limits, in this order (units, cash, cash, cash, a fraction of the equity peak); inf: off."
-RISK_SETTINGS = ("on", "max_orders", "order_window", "kill_at", "loss_streak", "cooldown")
+RISK_SETTINGS = ("on", "max_orders", "order_window", "kill_at", "loss_streak", "cooldown", "resume_at")
 """The risk array's integer settings: 1 to check, orders per window (0: off), window in ns, kill time in local ns,
-losing trades in a row (0: off), cooldown in ns."""
+losing trades in a row (0: off), cooldown in ns, the operator's resume time in local ns."""
 
 class StrategyIdT(NamedTuple):
     scripted: int = 0

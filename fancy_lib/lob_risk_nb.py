@@ -10,7 +10,7 @@ from numba import njit
 
 from .lob_nb import (Action, A_LCASH, A_LOPEN_B, A_LOPEN_S, A_LPOS, C_NDEC, R_COOLDOWN, R_HALTED,
                               R_LOSS_STREAK, R_MAX_DAILY, R_MAX_DD, R_MAX_NOT_INST, R_MAX_NOT_ORDER, R_MAX_ORDERS,
-                              R_MAX_POS, R_NEW_DAY, R_NONE, R_REDUCING, R_SESSION, ST_ACTIVE, ST_HALTED, ST_REDUCING,
+                              R_MAX_POS, R_NEW_DAY, R_NONE, R_REDUCING, R_RESUME, R_SESSION, ST_ACTIVE, ST_HALTED, ST_REDUCING,
                               _NO_TS, _log_nb)
 
 # %% auto #0
@@ -18,7 +18,7 @@ __all__ = []
 
 # %% ../nbs/19c3_lob_risk_nb.ipynb #1cbb0f12
 RK_MAX_POS, RK_MAX_NOT_ORDER, RK_MAX_NOT_INST, RK_MAX_DAILY, RK_MAX_DD = range(5)
-RT_ON, RT_MAX_ORDERS, RT_WINDOW, RT_KILL_AT, RT_LOSS_STREAK, RT_COOLDOWN = range(6)
+RT_ON, RT_MAX_ORDERS, RT_WINDOW, RT_KILL_AT, RT_LOSS_STREAK, RT_COOLDOWN, RT_RESUME_AT = range(7)
 K_STATE, K_DAY_END, K_LAST_GATE = 0, 1, 2          # rki; K_LAST_GATE, K_LAST_GATE + 1: the quoter's last refusal per leg
 K_NSENT, K_STREAK, K_COOL_END, K_DAYLOCK = 4, 5, 6, 7   # orders sent; losing trades in a row; cooldown end (_NO_TS: none); 1: daily loss hit
 K_FH, K_FT, K_FSIDE = 8, 9, 10    # the open lots (FIFO rows head..tail of `lots`: qty, price, fee per unit) and their side (0: none)
@@ -106,6 +106,16 @@ def _risk_update_nb(t, rk, rt, rki, rkf, acct, ctr, dec_i, dec_f) -> bool:
         if rki[K_STATE] == ST_ACTIVE:
             _log_state_nb(t, ST_REDUCING, R_MAX_DAILY, loss, rk[RK_MAX_DAILY], rki, ctr, dec_i, dec_f)
     return False
+
+@njit(cache=True)
+def _risk_resume_nb(t, rki, rkf, acct, ctr, dec_i, dec_f):
+    "The operator's resume: HALTED -> ACTIVE (REDUCING while a lock holds), the equity peak reset to the equity now."
+    if rki[K_STATE] != ST_HALTED:
+        return
+    eq = _local_equity_nb(acct, rkf)
+    rkf[KF_PEAK] = eq
+    to = ST_REDUCING if rki[K_DAYLOCK] != 0 or rki[K_COOL_END] != _NO_TS else ST_ACTIVE
+    _log_state_nb(t, to, R_RESUME, eq, np.nan, rki, ctr, dec_i, dec_f)
 
 # %% ../nbs/19c3_lob_risk_nb.ipynb #159fe7b3
 @njit(cache=True)

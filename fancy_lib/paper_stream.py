@@ -75,7 +75,7 @@ def _limits(limits) -> RiskLimits:
         raise PaperError(f"limits is {limits!r}: expected a fancy_lib.paper.RiskLimits (RiskLimits() trades without limits)")
     return limits
 
-def _lob_risk(limits: RiskLimits, symbol: str | None, kill_at) -> LobRisk:
+def _lob_risk(limits: RiskLimits, symbol: str | None, kill_at, resume_at) -> LobRisk:
     "The LobRisk the compiled loop checks; a field that has no meaning on a stream is an error, not ignored."
     if limits.cooldown_bars:
         raise PaperError(f"limits.cooldown_bars is {limits.cooldown_bars!r}: a stream has no bars; expected 0 with run_paper_stream "
@@ -88,7 +88,7 @@ def _lob_risk(limits: RiskLimits, symbol: str | None, kill_at) -> LobRisk:
     return LobRisk(max_position=limits.max_position, max_notional_per_order=limits.max_notional_per_order,
                    max_notional_per_instrument=limits.max_notional_per_instrument, max_daily_loss=limits.max_daily_loss,
                    max_drawdown=limits.max_drawdown, max_orders=limits.max_orders, order_window=int(limits.order_window.value),
-                   kill_at=kill_at, calendar=limits.calendar, loss_streak=limits.loss_streak,
+                   kill_at=kill_at, resume_at=resume_at, calendar=limits.calendar, loss_streak=limits.loss_streak,
                    cooldown=0 if limits.loss_streak is None else int(limits.cooldown.value))
 
 def _gate(reason: pd.Series) -> pd.Series:
@@ -151,12 +151,13 @@ def _check_log_path(log_path) -> Path | None:
 def run_paper_stream(stream, *, limits: RiskLimits | dict, params: dict | None = None, latency: Latency = Latency(),
                      fees: Fees = Fees(), queue_model: str = "conservative", init_cash: float = 100_000.0,
                      log_path: str | Path | None = None, kill_at: int | pd.Timestamp | None = None,
+                     resume_at: int | pd.Timestamp | None = None,
                      strategy: str = "imbalance", orders: list | None = None, tick: float | None = None,
                      lot: float | None = None, sample: int = 1_000_000_000) -> PaperStreamResult:
     "Run a strategy forward over an L2 stream on a PAPER account: `lob.simulate` with the risk gates before every order."
     limits = _limits(limits)
     symbol = getattr(stream, "symbol", None)
-    risk = _lob_risk(limits, symbol, kill_at)
+    risk = _lob_risk(limits, symbol, kill_at, resume_at)
     path = _check_log_path(log_path)
     r = simulate(stream, tick=tick, lot=lot, strategy=strategy, params=params, orders=orders, latency=latency, fees=fees,
                  queue_model=queue_model, init_cash=init_cash, sample=sample, risk=risk)
