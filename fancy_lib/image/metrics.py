@@ -42,7 +42,7 @@ class JobMetrics:
     def collect(self):
         with self.store.engine.connect() as conn:
             j = jobs_table    # every (provider, channel) configured or found in the store: each shows its zeros too
-            pairs = set(self.providers.items()) | set(conn.execute(sa.select(j.c.provider, j.c.channel).distinct()).tuples())
+            pairs = set(self.providers.items()) | {tuple(r) for r in conn.execute(sa.select(j.c.provider, j.c.channel).distinct())}
             fams = [*self._jobs(conn, pairs), *self._latency(conn, pairs), self._errors(conn, pairs), *self._credits(conn)]
         return fams
 
