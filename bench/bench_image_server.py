@@ -29,7 +29,7 @@ from openai import OpenAI
 from PIL import Image
 
 from fancy_lib.image.model import ShapesDiffusionPipeline, load_pipeline
-from fancy_lib.image.server import pipeline_info
+from fancy_lib.image.generation import pipeline_info
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
