@@ -465,7 +465,7 @@ def jobs_serve_cmd(host, port, with_worker, model_path, torch_threads):
 def jobs_worker_cmd(slots):
     "Claim and run jobs until stopped (SIGTERM or Ctrl-C): leases, reconcile passes, per-provider caps."
     import signal
-    from fancy_lib.image.jobs import Worker
+    from fancy_lib.image.worker import Worker
     settings = _app_settings(worker_slots=slots)
     _log_to_stderr()
     state = _app_state(settings)
@@ -479,7 +479,7 @@ def jobs_worker_cmd(slots):
 @click.option("--after", "after_s", default=None, type=click.FloatRange(min=0), help="Only jobs uncertain for this many seconds. Default: FANCY_APP_RECONCILE_AFTER_S (60).")
 def jobs_reconcile_cmd(after_s):
     "One pass: refund queued jobs whose hold expired; retry uncertain jobs once with their idempotency key, else refund."
-    from fancy_lib.image.jobs import reconcile
+    from fancy_lib.image.worker import reconcile
     settings = _app_settings()
     state = _app_state(settings)
     rep = reconcile(state.store, {state.provider.name: state.provider}, after_s=settings.reconcile_after_s if after_s is None else after_s,
@@ -518,7 +518,7 @@ def ledger_grp():
 def ledger_check_cmd(no_files):
     "Verify every invariant of the ledger and the jobs; exit 1 naming the first violation."
     from fancy_lib.store import Store, open_store
-    from fancy_lib.image.jobs import ledger_check
+    from fancy_lib.image.worker import ledger_check
     settings = _app_settings()
     try: chk = ledger_check(Store(settings.store_url) if settings.store_url else open_store(), verify_files=not no_files)
     except FancyError as e: _fail_input(e)

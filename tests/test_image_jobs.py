@@ -28,7 +28,8 @@ from postgres import new_database
 
 from fancy_lib.image.app import create_user
 from fancy_lib.image.billing import set_price, transfers_table, accounts_table
-from fancy_lib.image.jobs import jobs_table, ledger_check
+from fancy_lib.image.jobs import jobs_table
+from fancy_lib.image.worker import ledger_check
 from fancy_lib.store import Store
 
 PROMPTS = ["a small red circle on the left on a white background", "a large blue square at the top on a black background",

@@ -23,9 +23,9 @@ from ..store import Store, StoreError, open_store
 from .billing import (BillingError, InsufficientCredits, image_metadata, image_table, users_table, accounts_table, holds_table, utcnow, new_id,
     open_account, user_account, balance, grant, adjust, statement, set_price, current_prices, QUALITIES)
 from .client import ProviderConfig, load_providers, REFERENCE_SUPPORT
-from fancy_lib.image.jobs import (JobError, JobLimits, jobs_table, job_images_table, job_events_table, submit, job_view, history,
-    cancel, set_template, templates, provider_rule, set_provider_rule, ledger_check, canonical_prompt, WorkerConfig, Worker, quote,
-    check_reference)
+from .jobs import (JobError, JobLimits, jobs_table, job_images_table, job_events_table, submit, job_view, history,
+    cancel, set_template, templates, provider_rule, set_provider_rule, canonical_prompt, quote, check_reference)
+from .worker import WorkerConfig, Worker, ledger_check
 from .metrics import metrics_router
 
 # %% auto #0

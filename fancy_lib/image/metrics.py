@@ -22,7 +22,7 @@ __all__ = ['LATENCY_BUCKETS', 'PROVIDER_ERROR_KINDS', 'CONTENT_TYPE', 'metrics_r
 
 # %% ../../nbs/25a_image_metrics.ipynb #2c0a15e6
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
-# the error kinds of a provider call (image.jobs `_classify` and run_job); a kind found in the store that is not here is shown too
+# the error kinds of a provider call (image.worker `_classify` and run_job); a kind found in the store that is not here is shown too
 PROVIDER_ERROR_KINDS = ("provider_error", "timeout", "bad_response", "refused", "channel_mismatch", "no_images", "worker_error")
 # the text format 0.0.4, which every Prometheus reads (prometheus-client >= 0.22 also names 1.0.0 as its latest)
 CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
