@@ -295,6 +295,7 @@ class _Job:
     cpu_s: float = 0.0        # CPU seconds of this process during that pass
     gpu_s: float = 0.0        # GPU seconds of that pass, from CUDA events (0 on a CPU)
 
+# %% ../../nbs/20c_image_generation.ipynb #0267aa23
 class Batcher:
     "Collects compatible generation requests for a few ms and runs them as one pipeline call."
     def __init__(self, pipe, *, window_ms: float = 10.0, max_batch_images: int = 8, load=None):
